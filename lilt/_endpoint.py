@@ -1,0 +1,266 @@
+"""Operations as data, and the one request path every operation goes through.
+
+An :class:`Endpoint` describes one API operation: HTTP method, path
+template, how Python parameter names map to path and query wire names, which
+parameter is the JSON body, and the success type. Its ``signature`` is a plain
+function whose parameters are the operation's public parameters (with the
+generated client's annotations and pydantic constraints) and whose return
+annotation is the success type; it is never called to do I/O, only to validate
+arguments through pydantic's ``validate_call`` exactly as the generated client
+did.
+
+:func:`operation` turns an Endpoint into a method in one of three modes
+(deserialize and unwrap, deserialize, or hand back the unread response), and
+:func:`serializer` into the ``_<op>_serialize`` helper. All of them call
+:func:`invoke`, the single request path:
+``param_serialize`` → ``call_api`` → ``read`` → ``response_deserialize``.
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Callable, Generic, Literal, Optional, TypeVar, overload
+
+from pydantic import validate_call
+from typing_extensions import Concatenate, ParamSpec
+
+from lilt.api_response import ApiResponse
+from lilt.exceptions import ApiValueError
+from lilt.rest import RESTResponseType
+
+if TYPE_CHECKING:
+    from lilt.api_client import ApiClient, RequestSerialized
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+#: the generated client's per-call keyword options, in their order
+CALL_OPTIONS = ("_request_timeout", "_request_auth", "_content_type", "_headers", "_host_index")
+#: options the ``_<op>_serialize`` helpers take (every one required, as generated)
+SERIALIZE_OPTIONS = ("_request_auth", "_content_type", "_headers", "_host_index")
+MAX_BULK_ITEMS = 100
+
+
+class Mode(enum.Enum):
+    """What an operation method returns: the three views of one request."""
+
+    DATA = "data"  # the decoded body
+    INFO = "info"  # ApiResponse with status, headers, data and raw bytes
+    RAW = "raw"  # the unread urllib3 response; never raises for a status
+
+
+@dataclass(frozen=True)
+class Endpoint(Generic[P, T]):
+    """One API operation, described as data."""
+
+    name: str
+    method: str
+    path: str
+    signature: Callable[P, T]
+    response: Any
+    path_params: Mapping[str, str] = field(default_factory=dict)
+    query_params: Mapping[str, str] = field(default_factory=dict)
+    body: Optional[str] = None
+    bulk_response: Any = None
+    auth: tuple[str, ...] = ("BasicAuth", "ApiKeyAuth")
+
+    @cached_property
+    def validated(self) -> Callable[..., dict[str, Any]]:
+        """The signature wrapped in ``validate_call``: checks and coerces arguments."""
+        return validate_call(self.signature)  # type: ignore[return-value]
+
+    @cached_property
+    def parameters(self) -> list[inspect.Parameter]:
+        return list(inspect.signature(self.signature).parameters.values())
+
+    def serialize(self, client: ApiClient, args: Mapping[str, Any]) -> RequestSerialized:
+        """Turn validated arguments into ``(method, url, headers, body, post_params)``."""
+        headers = dict(args["_headers"] or {})
+        if _find(headers, "Accept") is None:
+            headers["Accept"] = "application/json"
+        body = args[self.body] if self.body else None
+        if self.body:
+            _check_bulk(self.body, body)
+            # _content_type wins, then a Content-Type the caller put in _headers.
+            existing = _find(headers, "Content-Type")
+            from_headers = headers.pop(existing) if existing is not None else None
+            headers["Content-Type"] = args["_content_type"] or from_headers or "application/json"
+        return client.param_serialize(
+            method=self.method,
+            resource_path=self.path,
+            path_params={wire: args[name] for name, wire in self.path_params.items()},
+            query_params=[
+                (wire, args[name])
+                for name, wire in self.query_params.items()
+                if args[name] is not None
+            ],
+            header_params=headers,
+            body=body,
+            post_params=[],
+            files={},
+            auth_settings=self.auth,
+            collection_formats={},
+            _host=None,
+            _request_auth=args["_request_auth"],
+        )
+
+    def response_types(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """Status → type for this call: a list body gets the list (bulk) response."""
+        if self.body and isinstance(args[self.body], list) and self.bulk_response is not None:
+            return {"2XX": self.bulk_response}
+        return {"2XX": self.response}
+
+
+def _find(headers: Mapping[str, Any], name: str) -> Optional[str]:
+    """The key under which ``name`` is in ``headers``, compared case-insensitively."""
+    lowered = name.lower()
+    return next((k for k in headers if k.lower() == lowered), None)
+
+
+def _check_bulk(param: str, body: Any) -> None:
+    if isinstance(body, list) and not 1 <= len(body) <= MAX_BULK_ITEMS:
+        raise ApiValueError(
+            f"{param} takes one item or a list of 1 to {MAX_BULK_ITEMS}, got {len(body)} items"
+        )
+
+
+class _HasClient:
+    api_client: ApiClient
+
+
+def invoke(
+    api: _HasClient, endpoint: Endpoint[..., Any], args: Mapping[str, Any], mode: Mode
+) -> Any:
+    """The single request path behind every operation method."""
+    client = api.api_client
+    serialized = endpoint.serialize(client, args)
+    response = client.call_api(*serialized, _request_timeout=args["_request_timeout"])
+    if mode is Mode.RAW:
+        return response.response
+    response.read()
+    result = client.response_deserialize(response, endpoint.response_types(args))
+    return result if mode is Mode.INFO else result.data
+
+
+_SUFFIX = {Mode.DATA: "", Mode.INFO: "_with_http_info", Mode.RAW: "_without_preload_content"}
+_RETURNS = {
+    Mode.DATA: "Returns the decoded response body.",
+    Mode.INFO: "Returns an ``ApiResponse`` with status, headers, decoded data and raw bytes.",
+    Mode.RAW: (
+        "Returns the unread urllib3 response (no status check, no decoding); "
+        "read or release it to return the connection to the pool."
+    ),
+}
+
+
+@overload
+def operation(
+    endpoint: Endpoint[P, T], mode: Literal[Mode.DATA]
+) -> Callable[Concatenate[Any, P], T]: ...
+@overload
+def operation(
+    endpoint: Endpoint[P, T], mode: Literal[Mode.INFO]
+) -> Callable[Concatenate[Any, P], ApiResponse[T]]: ...
+@overload
+def operation(
+    endpoint: Endpoint[P, T], mode: Literal[Mode.RAW]
+) -> Callable[Concatenate[Any, P], RESTResponseType]: ...
+def operation(endpoint: Endpoint[P, Any], mode: Mode) -> Callable[..., Any]:
+    """A method for ``endpoint`` in ``mode``, with the endpoint's exact public signature."""
+    validated = endpoint.validated
+
+    def method(self: _HasClient, *args: Any, **kwargs: Any) -> Any:
+        return invoke(self, endpoint, validated(*args, **kwargs), mode)
+
+    def raw_function(self: _HasClient, *args: Any, **kwargs: Any) -> Any:
+        return invoke(self, endpoint, _bind(endpoint, args, kwargs), mode)
+
+    signature = inspect.signature(endpoint.signature)
+    success = typing.get_type_hints(endpoint.signature)["return"]
+    return_type = {
+        Mode.DATA: success,
+        Mode.INFO: ApiResponse[success],  # type: ignore[valid-type]
+        Mode.RAW: RESTResponseType,
+    }[mode]
+    _present(method, endpoint, mode, signature, return_type)
+    method.raw_function = raw_function  # type: ignore[attr-defined]
+    return method
+
+
+def serializer(endpoint: Endpoint[..., Any]) -> Callable[..., RequestSerialized]:
+    """The generated ``_<op>_serialize`` helper: every parameter required, no timeout."""
+    params = [
+        p.replace(default=inspect.Parameter.empty)
+        for p in endpoint.parameters
+        if p.name != "_request_timeout"
+    ]
+
+    def serialize(self: _HasClient, *args: Any, **kwargs: Any) -> RequestSerialized:
+        bound = _bind(endpoint, args, kwargs, [p.name for p in params])
+        bound["_request_timeout"] = None
+        return endpoint.serialize(self.api_client, bound)
+
+    self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    serialize.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [self_param, *params], return_annotation="RequestSerialized"
+    )
+    serialize.__name__ = serialize.__qualname__ = f"_{endpoint.name}_serialize"
+    return serialize
+
+
+def _bind(
+    endpoint: Endpoint[..., Any],
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+    required: Optional[list[str]] = None,
+) -> dict[str, Any]:
+    """Bind arguments to the endpoint's parameters without validating them.
+
+    ``required`` lists the parameters that must be given (the serialize helpers
+    take every parameter); otherwise the declared defaults fill in.
+    """
+    if required is None:
+        names = [p.name for p in endpoint.parameters]
+        defaults = {
+            p.name: p.default
+            for p in endpoint.parameters
+            if p.default is not inspect.Parameter.empty
+        }
+    else:
+        names, defaults = required, {}
+    if len(args) > len(names):
+        raise TypeError(f"{endpoint.name}() takes {len(names)} arguments, got {len(args)}")
+    bound = {**defaults, **dict(zip(names, args)), **kwargs}
+    missing = [n for n in names if n not in bound]
+    unknown = [k for k in kwargs if k not in names]
+    if missing or unknown:
+        raise TypeError(
+            f"{endpoint.name}(): missing {missing or 'nothing'}, unexpected {unknown or 'nothing'}"
+        )
+    return bound
+
+
+def _present(
+    method: Callable[..., Any],
+    endpoint: Endpoint[..., Any],
+    mode: Mode,
+    signature: inspect.Signature,
+    return_type: Any,
+) -> None:
+    """Give ``method`` the name, signature and docstring a reader and ``inspect`` expect."""
+    self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    method.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[self_param, *signature.parameters.values()], return_annotation=return_type
+    )
+    method.__name__ = method.__qualname__ = endpoint.name + _SUFFIX[mode]
+    doc = inspect.getdoc(endpoint.signature) or ""
+    method.__doc__ = f"{doc}\n\n{_RETURNS[mode]}"
+    method.__annotations__ = {
+        **getattr(endpoint.signature, "__annotations__", {}),
+        "return": return_type,
+    }

@@ -1,0 +1,442 @@
+"""UploadsApi: LILT's eight upload operations.
+
+Each operation is declared once below: a signature function (its public
+parameters, constraints and success type, validated by pydantic as in the
+generated client) and an :class:`~lilt._endpoint.Endpoint` record (method,
+path, wire names, body, response types). ``UploadsApi`` then shows each
+operation three ways, all through one request path:
+
+- ``op(...)`` returns the decoded body;
+- ``op_with_http_info(...)`` returns an :class:`~lilt.api_response.ApiResponse`;
+- ``op_without_preload_content(...)`` returns the unread urllib3 response.
+
+Every method also takes the generated client's five call options, always
+last and in this order (positional use keeps working):
+
+``_request_timeout``
+    a number of seconds (total) or a ``(connect, read)`` pair; when None the
+    configuration's ``timeout`` applies (the generated client had none).
+``_request_auth``
+    one auth setting ``{"in", "key", "value", "type"}`` replacing the configured auth.
+``_content_type``
+    the request Content-Type, for operations with a JSON body.
+``_headers``
+    extra headers; they win over the default headers (never mutated).
+``_host_index``
+    only 0 is valid; the host comes from the configuration.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+from pydantic import Field, StrictFloat, StrictInt, StrictStr, validate_call
+from typing_extensions import Annotated
+
+from lilt._endpoint import Endpoint, Mode, operation, serializer
+from lilt.api_client import ApiClient, RequestSerialized
+from lilt.api_response import ApiResponse
+from lilt.models.cancel_multipart_upload200_response import CancelMultipartUpload200Response
+from lilt.models.complete_multipart_upload200_response import (
+    CompleteMultipartUpload200Response,
+)
+from lilt.models.complete_multipart_upload_body import CompleteMultipartUploadBody
+from lilt.models.get_pending_uploads200_response_inner import (
+    GetPendingUploads200ResponseInner,
+)
+from lilt.models.get_s3_upload_params200_response import GetS3UploadParams200Response
+from lilt.models.initiate_multipart_upload200_response import (
+    InitiateMultipartUpload200Response,
+)
+from lilt.models.initiate_multipart_upload_body import InitiateMultipartUploadBody
+from lilt.models.initiate_upload_body import InitiateUploadBody
+from lilt.models.sign_upload_part200_response import SignUploadPart200Response
+from lilt.rest import RESTResponseType
+
+__all__ = [
+    "Annotated",
+    "ApiClient",
+    "ApiResponse",
+    "CancelMultipartUpload200Response",
+    "CompleteMultipartUpload200Response",
+    "CompleteMultipartUploadBody",
+    "Dict",
+    "Field",
+    "GetPendingUploads200ResponseInner",
+    "GetS3UploadParams200Response",
+    "InitiateMultipartUpload200Response",
+    "InitiateMultipartUploadBody",
+    "InitiateUploadBody",
+    "List",
+    "Optional",
+    "RESTResponseType",
+    "RequestSerialized",
+    "SignUploadPart200Response",
+    "StrictFloat",
+    "StrictInt",
+    "StrictStr",
+    "Tuple",
+    "Union",
+    "UploadsApi",
+    "validate_call",
+    "warnings",
+]
+
+# -- the five call options, typed once ------------------------------------------
+
+_Seconds = Annotated[StrictFloat, Field(gt=0)]
+RequestTimeout = Union[None, _Seconds, Tuple[_Seconds, _Seconds]]
+RequestAuth = Optional[Dict[StrictStr, Any]]
+ContentType = Optional[StrictStr]
+Headers = Optional[Dict[StrictStr, Any]]
+HostIndex = Annotated[StrictInt, Field(ge=0, le=0)]
+
+_S3_KEY = "Upload key from initiate response"
+_UPLOAD_ID = "Multipart upload ID from initiate response"
+_BULK = (
+    "One file, or a list of 1 to 100 files to initiate in one request "
+    "(the response is then a list in the same order)."
+)
+
+
+def _arguments(values: dict[str, Any]) -> Any:
+    """The validated arguments, handed from a signature function to the request path."""
+    return values
+
+
+# -- the eight operations ---------------------------------------------------------
+
+
+def cancel_multipart_upload(
+    upload_id: Annotated[StrictStr, Field(description="Multipart upload ID to cancel")],
+    s3_key: Annotated[StrictStr, Field(description=_S3_KEY)],
+    _request_timeout: RequestTimeout = None,
+    _request_auth: RequestAuth = None,
+    _content_type: ContentType = None,
+    _headers: Headers = None,
+    _host_index: HostIndex = 0,
+) -> CancelMultipartUpload200Response:
+    """Cancel Multipart Upload
+
+    Abort a multipart upload; storage discards the parts it already holds.
+
+    :param upload_id: Multipart upload ID to cancel (required)
+    :param s3_key: Upload key from initiate response (required)
+    """
+    return _arguments(locals())  # type: ignore[no-any-return]
+
+
+def complete_multipart_upload(
+    upload_id: Annotated[StrictStr, Field(description=_UPLOAD_ID)],
+    s3_key: Annotated[StrictStr, Field(description=_S3_KEY)],
+    complete_multipart_upload_body: Annotated[
+        CompleteMultipartUploadBody, Field(description="Information about uploaded parts.")
+    ],
+    _request_timeout: RequestTimeout = None,
+    _request_auth: RequestAuth = None,
+    _content_type: ContentType = None,
+    _headers: Headers = None,
+    _host_index: HostIndex = 0,
+) -> CompleteMultipartUpload200Response:
+    """Complete Multipart Upload
+
+    Assemble the uploaded parts, in part-number order, into the final object.
+
+    :param upload_id: Multipart upload ID from initiate response (required)
+    :param s3_key: Upload key from initiate response (required)
+    :param complete_multipart_upload_body: the ETag and number of every part (required)
+    """
+    return _arguments(locals())  # type: ignore[no-any-return]
+
+
+def get_pending_uploads(
+    ids: Annotated[
+        Optional[StrictStr], Field(description="Comma-separated list of upload IDs to filter by.")
+    ] = None,
+    statuses: Annotated[
+        Optional[StrictStr],
+        Field(description="Comma-separated list of upload statuses to filter by."),
+    ] = None,
+    _request_timeout: RequestTimeout = None,
+    _request_auth: RequestAuth = None,
+    _content_type: ContentType = None,
+    _headers: Headers = None,
+    _host_index: HostIndex = 0,
+) -> List[GetPendingUploads200ResponseInner]:
+    """Get All Pending Uploads or specific list of uploads by ids or statuses
+
+    :param ids: Comma-separated list of upload IDs to filter by.
+    :param statuses: Comma-separated list of upload statuses to filter by.
+    """
+    return _arguments(locals())  # type: ignore[no-any-return]
+
+
+def get_s3_upload_params(
+    filename: Annotated[StrictStr, Field(description="A file name including file extension.")],
+    type: Annotated[
+        StrictStr, Field(description="The content-type or mime-type of the file to upload.")
+    ],
+    metadata_size: Annotated[
+        Optional[Annotated[int, Field(strict=True, ge=0)]],
+        Field(description="The size of the file to upload in bytes."),
+    ] = None,
+    metadata_category: Annotated[
+        Optional[StrictStr], Field(description="File category metadata.")
+    ] = None,
+    metadata_uuid: Annotated[Optional[StrictStr], Field(description="File UUID metadata.")] = None,
+    metadata_labels: Annotated[
+        Optional[StrictStr],
+        Field(
+            description=(
+                "Comma-separated list of label names to be added to the file "
+                "after upload completes."
+            )
+        ),
+    ] = None,
+    _request_timeout: RequestTimeout = None,
+    _request_auth: RequestAuth = None,
+    _content_type: ContentType = None,
+    _headers: Headers = None,
+    _host_index: HostIndex = 0,
+) -> GetS3UploadParams200Response:
+    """Get S3 Upload Parameters
+
+    A presigned URL for uploading one file in a single request, from query parameters.
+
+    :param filename: A file name including file extension. (required)
+    :param type: The content-type or mime-type of the file to upload. (required)
+    :param metadata_size: The size of the file to upload in bytes.
+    :param metadata_category: File category metadata.
+    :param metadata_uuid: File UUID metadata.
+    :param metadata_labels: Comma-separated label names added after the upload completes.
+    """
+    return _arguments(locals())  # type: ignore[no-any-return]
+
+
+def get_upload_by_id(
+    upload_id: Annotated[
+        Annotated[int, Field(strict=True, ge=1)], Field(description="Unique upload identifier")
+    ],
+    _request_timeout: RequestTimeout = None,
+    _request_auth: RequestAuth = None,
+    _content_type: ContentType = None,
+    _headers: Headers = None,
+    _host_index: HostIndex = 0,
+) -> GetPendingUploads200ResponseInner:
+    """Get Upload by ID
+
+    :param upload_id: Unique upload identifier (required)
+    """
+    return _arguments(locals())  # type: ignore[no-any-return]
+
+
+def initiate_multipart_upload(
+    initiate_multipart_upload_body: Annotated[
+        Union[InitiateMultipartUploadBody, List[InitiateMultipartUploadBody]],
+        Field(description=_BULK),
+    ],
+    _request_timeout: RequestTimeout = None,
+    _request_auth: RequestAuth = None,
+    _content_type: ContentType = None,
+    _headers: Headers = None,
+    _host_index: HostIndex = 0,
+) -> InitiateMultipartUpload200Response:
+    """Initiate Multipart Upload
+
+    Start a multipart upload; parts are then signed one by one and completed.
+    A list of up to 100 bodies starts that many uploads and returns a list.
+
+    :param initiate_multipart_upload_body: one file, or a list of 1 to 100 (required)
+    """
+    return _arguments(locals())  # type: ignore[no-any-return]
+
+
+def initiate_s3_upload(
+    initiate_upload_body: Annotated[
+        Union[InitiateUploadBody, List[InitiateUploadBody]], Field(description=_BULK)
+    ],
+    _request_timeout: RequestTimeout = None,
+    _request_auth: RequestAuth = None,
+    _content_type: ContentType = None,
+    _headers: Headers = None,
+    _host_index: HostIndex = 0,
+) -> GetS3UploadParams200Response:
+    """Initiate File Upload to Cloud Storage
+
+    A presigned URL for uploading one file in a single request, from a JSON body.
+    A list of up to 100 bodies returns a list of upload parameters.
+
+    :param initiate_upload_body: one file, or a list of 1 to 100 (required)
+    """
+    return _arguments(locals())  # type: ignore[no-any-return]
+
+
+def sign_upload_part(
+    upload_id: Annotated[StrictStr, Field(description=_UPLOAD_ID)],
+    part_number: Annotated[
+        Annotated[int, Field(strict=True, ge=1)], Field(description="Part number (1-based)")
+    ],
+    s3_key: Annotated[StrictStr, Field(description=_S3_KEY)],
+    size: Annotated[
+        Annotated[int, Field(strict=True, ge=0)], Field(description="Size of this part in bytes")
+    ],
+    _request_timeout: RequestTimeout = None,
+    _request_auth: RequestAuth = None,
+    _content_type: ContentType = None,
+    _headers: Headers = None,
+    _host_index: HostIndex = 0,
+) -> SignUploadPart200Response:
+    """Sign Upload Part
+
+    A presigned URL for uploading one part. The part number is sent in the path
+    (the generated client dropped it).
+
+    :param upload_id: Multipart upload ID from initiate response (required)
+    :param part_number: Part number (1-based) (required)
+    :param s3_key: Upload key from initiate response (required)
+    :param size: Size of this part in bytes (required)
+    """
+    return _arguments(locals())  # type: ignore[no-any-return]
+
+
+MULTIPART = "/v2/upload/s3/multipart"
+
+CANCEL = Endpoint(
+    "cancel_multipart_upload",
+    "DELETE",
+    MULTIPART + "/{uploadId}",
+    cancel_multipart_upload,
+    CancelMultipartUpload200Response,
+    path_params={"upload_id": "uploadId"},
+    query_params={"s3_key": "s3Key"},
+)
+COMPLETE = Endpoint(
+    "complete_multipart_upload",
+    "POST",
+    MULTIPART + "/{uploadId}/complete",
+    complete_multipart_upload,
+    CompleteMultipartUpload200Response,
+    path_params={"upload_id": "uploadId"},
+    query_params={"s3_key": "s3Key"},
+    body="complete_multipart_upload_body",
+)
+LIST_UPLOADS = Endpoint(
+    "get_pending_uploads",
+    "GET",
+    "/v2/upload",
+    get_pending_uploads,
+    List[GetPendingUploads200ResponseInner],
+    query_params={"ids": "ids", "statuses": "statuses"},
+)
+PARAMS = Endpoint(
+    "get_s3_upload_params",
+    "GET",
+    "/v2/upload/s3/params",
+    get_s3_upload_params,
+    GetS3UploadParams200Response,
+    query_params={
+        "filename": "filename",
+        "type": "type",
+        "metadata_size": "metadata.size",
+        "metadata_category": "metadata.category",
+        "metadata_uuid": "metadata.uuid",
+        "metadata_labels": "metadata.labels",
+    },
+)
+GET_UPLOAD = Endpoint(
+    "get_upload_by_id",
+    "GET",
+    "/v2/upload/{uploadId}",
+    get_upload_by_id,
+    GetPendingUploads200ResponseInner,
+    path_params={"upload_id": "uploadId"},
+)
+INITIATE_MULTIPART = Endpoint(
+    "initiate_multipart_upload",
+    "POST",
+    MULTIPART,
+    initiate_multipart_upload,
+    InitiateMultipartUpload200Response,
+    body="initiate_multipart_upload_body",
+    bulk_response=List[InitiateMultipartUpload200Response],
+)
+INITIATE_SINGLE = Endpoint(
+    "initiate_s3_upload",
+    "POST",
+    "/v2/upload/s3/params",
+    initiate_s3_upload,
+    GetS3UploadParams200Response,
+    body="initiate_upload_body",
+    bulk_response=List[GetS3UploadParams200Response],
+)
+SIGN_PART = Endpoint(
+    "sign_upload_part",
+    "GET",
+    MULTIPART + "/{uploadId}/{partNumber}",
+    sign_upload_part,
+    SignUploadPart200Response,
+    path_params={"upload_id": "uploadId", "part_number": "partNumber"},
+    query_params={"s3_key": "s3Key", "size": "size"},
+)
+
+ENDPOINTS = (
+    CANCEL,
+    COMPLETE,
+    LIST_UPLOADS,
+    PARAMS,
+    GET_UPLOAD,
+    INITIATE_MULTIPART,
+    INITIATE_SINGLE,
+    SIGN_PART,
+)
+
+
+class UploadsApi:
+    """LILT's upload operations. See the module docstring for the three variants.
+
+    :param api_client: the client to send requests with (default: ``ApiClient.get_default()``).
+    """
+
+    def __init__(self, api_client: Optional[ApiClient] = None) -> None:
+        self.api_client = ApiClient.get_default() if api_client is None else api_client
+
+    cancel_multipart_upload = operation(CANCEL, Mode.DATA)
+    cancel_multipart_upload_with_http_info = operation(CANCEL, Mode.INFO)
+    cancel_multipart_upload_without_preload_content = operation(CANCEL, Mode.RAW)
+    _cancel_multipart_upload_serialize = serializer(CANCEL)
+
+    complete_multipart_upload = operation(COMPLETE, Mode.DATA)
+    complete_multipart_upload_with_http_info = operation(COMPLETE, Mode.INFO)
+    complete_multipart_upload_without_preload_content = operation(COMPLETE, Mode.RAW)
+    _complete_multipart_upload_serialize = serializer(COMPLETE)
+
+    get_pending_uploads = operation(LIST_UPLOADS, Mode.DATA)
+    get_pending_uploads_with_http_info = operation(LIST_UPLOADS, Mode.INFO)
+    get_pending_uploads_without_preload_content = operation(LIST_UPLOADS, Mode.RAW)
+    _get_pending_uploads_serialize = serializer(LIST_UPLOADS)
+
+    get_s3_upload_params = operation(PARAMS, Mode.DATA)
+    get_s3_upload_params_with_http_info = operation(PARAMS, Mode.INFO)
+    get_s3_upload_params_without_preload_content = operation(PARAMS, Mode.RAW)
+    _get_s3_upload_params_serialize = serializer(PARAMS)
+
+    get_upload_by_id = operation(GET_UPLOAD, Mode.DATA)
+    get_upload_by_id_with_http_info = operation(GET_UPLOAD, Mode.INFO)
+    get_upload_by_id_without_preload_content = operation(GET_UPLOAD, Mode.RAW)
+    _get_upload_by_id_serialize = serializer(GET_UPLOAD)
+
+    initiate_multipart_upload = operation(INITIATE_MULTIPART, Mode.DATA)
+    initiate_multipart_upload_with_http_info = operation(INITIATE_MULTIPART, Mode.INFO)
+    initiate_multipart_upload_without_preload_content = operation(INITIATE_MULTIPART, Mode.RAW)
+    _initiate_multipart_upload_serialize = serializer(INITIATE_MULTIPART)
+
+    initiate_s3_upload = operation(INITIATE_SINGLE, Mode.DATA)
+    initiate_s3_upload_with_http_info = operation(INITIATE_SINGLE, Mode.INFO)
+    initiate_s3_upload_without_preload_content = operation(INITIATE_SINGLE, Mode.RAW)
+    _initiate_s3_upload_serialize = serializer(INITIATE_SINGLE)
+
+    sign_upload_part = operation(SIGN_PART, Mode.DATA)
+    sign_upload_part_with_http_info = operation(SIGN_PART, Mode.INFO)
+    sign_upload_part_without_preload_content = operation(SIGN_PART, Mode.RAW)
+    _sign_upload_part_serialize = serializer(SIGN_PART)

@@ -1,0 +1,568 @@
+"""ApiClient: the single request pipeline shared by every operation.
+
+``param_serialize`` → ``call_api`` → ``response_deserialize``, with the
+generated client's names and signatures, so code that subclasses or patches
+those steps keeps working. Behaviour fixed on the way through:
+
+- ``_headers`` passed by the caller win over the default headers and the
+  client cookie (auth headers still come last), and are never mutated;
+- the configuration's auth settings are computed once per request;
+- a trailing ``/`` on the host is harmless; ``.``/``..`` path values are refused;
+- any 2xx is decoded with the operation's type (empty body → None); a body
+  that does not decode raises :class:`~lilt.exceptions.ResponseDecodeError`
+  with status, headers and body; error bodies are decoded with replacement;
+- ``close()`` and ``with ApiClient(...)`` release the connection pool;
+- ``get_default()`` is thread-safe.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import json
+import mimetypes
+import os
+import re
+import tempfile
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from enum import Enum
+from functools import cache, lru_cache
+from typing import Any, ClassVar, Optional
+from urllib.parse import quote
+
+from dateutil.parser import parse
+from pydantic import SecretStr, TypeAdapter, ValidationError
+from typing_extensions import Self
+
+import lilt.models
+from lilt import rest
+from lilt.api_response import ApiResponse
+from lilt.api_response import T as ApiResponseT
+from lilt.configuration import Configuration
+from lilt.exceptions import (
+    ApiException,
+    ApiValueError,
+    BadRequestException,
+    ForbiddenException,
+    NotFoundException,
+    ResponseDecodeError,
+    ServiceException,
+    UnauthorizedException,
+)
+
+__all__ = [
+    "ApiClient",
+    "ApiException",
+    "ApiResponse",
+    "ApiResponseT",
+    "ApiValueError",
+    "BadRequestException",
+    "Configuration",
+    "ForbiddenException",
+    "NotFoundException",
+    "RequestSerialized",
+    "SecretStr",
+    "ServiceException",
+    "UnauthorizedException",
+    "parse",
+    "quote",
+    "rest",
+]
+
+RequestSerialized = tuple[str, str, dict[str, str], Optional[Any], list[tuple[str, Any]]]
+
+USER_AGENT = "OpenAPI-Generator/3.1.0/python"
+_JSON_MIME = re.compile(r"^application/(json|[\w!#$&.+\-^_]+\+json)\s*(;|$)", re.IGNORECASE)
+_TEXT_MIME = re.compile(r"^text/[a-z.+-]+\s*(;|$)", re.IGNORECASE)
+_CHARSET = re.compile(r"charset=([a-zA-Z\-\d]+)[\s;]?")
+_TYPE_NAME = re.compile(r"^(List|Dict)\[(.+)\]$")
+
+
+class ApiClient:
+    """Generic API client for OpenAPI client library builds.
+
+    :param configuration: the Configuration (default: ``Configuration.get_default()``).
+    :param header_name: a header to pass with every request.
+    :param header_value: its value.
+    :param cookie: a cookie to send with every request.
+
+    One client may be shared by many threads; close it (or use ``with``) to
+    release its connections.
+    """
+
+    PRIMITIVE_TYPES = (float, bool, bytes, str, int)
+    NATIVE_TYPES_MAPPING: ClassVar[dict[str, Any]] = {
+        "int": int,
+        "long": int,
+        "float": float,
+        "str": str,
+        "bool": bool,
+        "date": datetime.date,
+        "datetime": datetime.datetime,
+        "decimal": decimal.Decimal,
+        "object": object,
+    }
+    _pool = None
+    _default: ClassVar[Optional[ApiClient]] = None
+    _default_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(
+        self,
+        configuration: Optional[Configuration] = None,
+        header_name: Optional[str] = None,
+        header_value: Optional[str] = None,
+        cookie: Optional[str] = None,
+    ) -> None:
+        if configuration is None:
+            configuration = Configuration.get_default()
+        self.configuration = configuration
+        self.rest_client = rest.RESTClientObject(configuration)
+        self.default_headers: dict[str, Any] = {}
+        if header_name is not None:
+            self.default_headers[header_name] = header_value
+        self.cookie = cookie
+        self.user_agent = USER_AGENT
+        self.client_side_validation = configuration.client_side_validation
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: object, exc_value: object, traceback: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release every pooled connection. The client reconnects if used again."""
+        self.rest_client.close()
+
+    @property
+    def user_agent(self) -> str:
+        """User agent for this API client"""
+        return str(self.default_headers["User-Agent"])
+
+    @user_agent.setter
+    def user_agent(self, value: str) -> None:
+        self.default_headers["User-Agent"] = value
+
+    def set_default_header(self, header_name: str, header_value: Any) -> None:
+        self.default_headers[header_name] = header_value
+
+    @classmethod
+    def get_default(cls) -> ApiClient:
+        """Return the shared default client, creating it once (thread-safe)."""
+        with cls._default_lock:
+            if cls._default is None:
+                cls._default = ApiClient()
+            return cls._default
+
+    @classmethod
+    def set_default(cls, default: Optional[ApiClient]) -> None:
+        """Set the client that ``UploadsApi()`` uses when given none."""
+        with cls._default_lock:
+            cls._default = default
+
+    # -- request --------------------------------------------------------------
+
+    def param_serialize(
+        self,
+        method: str,
+        resource_path: str,
+        path_params: Optional[Mapping[str, Any]] = None,
+        query_params: Optional[Sequence[tuple[str, Any]]] = None,
+        header_params: Optional[Mapping[str, Any]] = None,
+        body: Any = None,
+        post_params: Optional[list[tuple[str, Any]]] = None,
+        files: Optional[Mapping[str, Any]] = None,
+        auth_settings: Optional[Sequence[str]] = None,
+        collection_formats: Optional[Mapping[str, str]] = None,
+        _host: Optional[str] = None,
+        _request_auth: Optional[Mapping[str, Any]] = None,
+    ) -> RequestSerialized:
+        """Builds the HTTP request params needed by the request.
+
+        :return: tuple of form (method, url, header_params, body, post_params)
+        """
+        config = self.configuration
+        headers: dict[str, Any] = dict(self.default_headers)
+        if self.cookie:
+            headers["Cookie"] = self.cookie
+        if header_params:
+            headers.update(header_params)
+        headers = {k: _header_value(v) for k, v in headers.items()}
+
+        if path_params:
+            for name, value in path_params.items():
+                text = str(self.sanitize_for_serialization(value))
+                if text in (".", ".."):
+                    raise ApiValueError(f"Path parameter {name!r} may not be {text!r}")
+                resource_path = resource_path.replace(
+                    "{" + name + "}", quote(text, safe=config.safe_chars_for_path_param)
+                )
+
+        if post_params or files:
+            post_params = self.parameters_to_tuples(
+                self.sanitize_for_serialization(post_params or []), collection_formats
+            )
+            if files:
+                post_params.extend(self.files_parameters(files))
+
+        queries: list[tuple[str, Any]] = list(query_params or [])
+        self.update_params_for_auth(
+            headers, queries, auth_settings, resource_path, method, body, request_auth=_request_auth
+        )
+
+        if body:
+            body = self.sanitize_for_serialization(body)
+
+        if _host is None or config.ignore_operation_servers:
+            url = config.host.rstrip("/") + resource_path
+        else:
+            url = _host.rstrip("/") + resource_path
+        if queries:
+            url += "?" + self.parameters_to_url_query(
+                self.sanitize_for_serialization(queries), collection_formats
+            )
+        return method, url, headers, body, post_params if post_params is not None else []
+
+    def call_api(
+        self,
+        method: str,
+        url: str,
+        header_params: Optional[dict[str, Any]] = None,
+        body: Any = None,
+        post_params: Optional[list[tuple[str, Any]]] = None,
+        _request_timeout: Any = None,
+    ) -> rest.RESTResponse:
+        """Makes the HTTP request (synchronous).
+
+        :return: the response, unread (call ``read()`` before deserializing).
+        """
+        return self.rest_client.request(
+            method,
+            url,
+            headers=header_params,
+            body=body,
+            post_params=post_params,
+            _request_timeout=_request_timeout,
+        )
+
+    # -- response -------------------------------------------------------------
+
+    def response_deserialize(
+        self,
+        response_data: rest.RESTResponse,
+        response_types_map: Optional[Mapping[str, Any]] = None,
+    ) -> ApiResponse[Any]:
+        """Deserializes a read response into an ``ApiResponse``; raises for non-2xx.
+
+        ``response_types_map`` maps a status (``"200"``) or range (``"2XX"``)
+        to a type: a class, a typing form such as ``list[Model]``, or a
+        generated-style name such as ``"List[Model]"``. A 2xx status with no
+        exact entry uses the 2XX entry, then the 200 entry.
+        """
+        if response_data.data is None:
+            raise ApiValueError(
+                "RESTResponse.read() must be called before passing it to response_deserialize()"
+            )
+        status = response_data.status
+        if not 200 <= status <= 299:
+            raise ApiException.from_response(
+                http_resp=response_data, body=_text_of(response_data), data=None
+            )
+        response_type = _lookup_type(response_types_map or {}, status)
+        if response_type == "bytearray":
+            data: Any = response_data.data
+        elif response_type == "file":
+            data = self.__deserialize_file(response_data)
+        elif response_type is None:
+            data = None
+        else:
+            data = self._decode(response_data, response_type)
+        return ApiResponse.model_construct(
+            status_code=status,
+            data=data,
+            headers=response_data.getheaders(),
+            raw_data=response_data.data,
+        )
+
+    def _decode(self, response_data: rest.RESTResponse, response_type: Any) -> Any:
+        """Decode a 2xx body into ``response_type`` or raise ResponseDecodeError."""
+        raw = response_data.data or b""
+        if not raw.strip():
+            return None
+        content_type = response_data.getheader("content-type")
+        type_name = getattr(response_type, "__name__", str(response_type))
+        try:
+            if content_type is not None and not _JSON_MIME.match(content_type):
+                raise ValueError(f"content type {content_type!r} is not JSON")
+            return _adapter(_resolve(response_type)).validate_json(raw)
+        except (ValueError, ValidationError) as exc:
+            raise ResponseDecodeError(
+                http_resp=response_data,
+                reason=f"Response body is not a valid {type_name}: {_first_line(exc)}",
+                body=_text_of(response_data),
+            ) from exc
+
+    def deserialize(
+        self, response_text: Optional[str], response_type: Any, content_type: Optional[str]
+    ) -> Any:
+        """Deserializes response text into an object of ``response_type``."""
+        if content_type is None:
+            try:
+                data: Any = json.loads(response_text or "")
+            except ValueError:
+                data = response_text
+        elif _JSON_MIME.match(content_type):
+            data = "" if response_text == "" else json.loads(response_text or "")
+        elif _TEXT_MIME.match(content_type):
+            data = response_text
+        else:
+            raise ApiException(status=0, reason=f"Unsupported content type: {content_type}")
+        return self.__deserialize(data, response_type)
+
+    def __deserialize(self, data: Any, klass: Any) -> Any:
+        if data is None:
+            return None
+        resolved = _resolve(klass)
+        if resolved is object:
+            return data
+        if resolved in (datetime.date, datetime.datetime) and isinstance(data, str):
+            try:
+                moment = parse(data)
+            except ValueError as exc:
+                kind = "date" if resolved is datetime.date else "datetime"
+                raise ApiException(
+                    status=0, reason=f"Failed to parse `{data}` as {kind} object"
+                ) from exc
+            return moment.date() if resolved is datetime.date else moment
+        if isinstance(resolved, type) and issubclass(resolved, Enum):
+            try:
+                return resolved(data)
+            except ValueError as exc:
+                raise ApiException(
+                    status=0, reason=f"Failed to parse `{data}` as `{resolved}`"
+                ) from exc
+        return _adapter(resolved).validate_python(data)
+
+    def __deserialize_file(self, response: rest.RESTResponse) -> str:
+        """Save a file body into the temp folder and return its path.
+
+        The server's ``Content-Disposition`` filename is reduced to its base
+        name, so it cannot escape the folder (the generated client joined it as is).
+        """
+        fd, path = tempfile.mkstemp(dir=self.configuration.temp_folder_path)
+        os.close(fd)
+        os.remove(path)
+        disposition = response.getheader("Content-Disposition")
+        if disposition:
+            found = re.search(r'filename=[\'"]?([^\'"\s]+)[\'"]?', disposition)
+            name = os.path.basename(found.group(1)) if found else ""
+            if name and name not in (".", ".."):
+                path = os.path.join(os.path.dirname(path), name)
+        with open(path, "wb") as f:
+            f.write(response.data or b"")
+        return path
+
+    # -- serialization helpers (public in the generated client) ---------------
+
+    def sanitize_for_serialization(self, obj: Any) -> Any:
+        """Builds a JSON POST object (see contract: models become alias-keyed dicts)."""
+        if obj is None:
+            return None
+        if isinstance(obj, Enum):
+            return obj.value
+        if isinstance(obj, SecretStr):
+            return obj.get_secret_value()
+        if isinstance(obj, self.PRIMITIVE_TYPES):
+            return obj
+        if isinstance(obj, uuid.UUID):
+            return str(obj)
+        if isinstance(obj, list):
+            return [self.sanitize_for_serialization(sub) for sub in obj]
+        if isinstance(obj, tuple):
+            return tuple(self.sanitize_for_serialization(sub) for sub in obj)
+        if isinstance(obj, (datetime.datetime, datetime.date)):
+            return obj.isoformat()
+        if isinstance(obj, decimal.Decimal):
+            return str(obj)
+        obj_dict: Any
+        if isinstance(obj, dict):
+            obj_dict = obj
+        elif hasattr(obj, "to_dict") and callable(obj.to_dict):
+            obj_dict = obj.to_dict()
+        else:
+            obj_dict = obj.__dict__
+        if isinstance(obj_dict, list):
+            return self.sanitize_for_serialization(obj_dict)
+        return {key: self.sanitize_for_serialization(val) for key, val in obj_dict.items()}
+
+    def parameters_to_tuples(
+        self, params: Any, collection_formats: Optional[Mapping[str, str]]
+    ) -> list[tuple[str, Any]]:
+        """Get parameters as list of tuples, formatting collections."""
+        new_params: list[tuple[str, Any]] = []
+        formats = collection_formats or {}
+        for k, v in params.items() if isinstance(params, dict) else params:
+            if k in formats:
+                fmt = formats[k]
+                if fmt == "multi":
+                    new_params.extend((k, value) for value in v)
+                else:
+                    delimiter = {"ssv": " ", "tsv": "\t", "pipes": "|"}.get(fmt, ",")
+                    new_params.append((k, delimiter.join(str(value) for value in v)))
+            else:
+                new_params.append((k, v))
+        return new_params
+
+    def parameters_to_url_query(
+        self, params: Any, collection_formats: Optional[Mapping[str, str]]
+    ) -> str:
+        """Get parameters as an encoded query string, formatting collections."""
+        pairs: list[tuple[str, str]] = []
+        formats = collection_formats or {}
+        for k, v in params.items() if isinstance(params, dict) else params:
+            if k in formats:
+                fmt = formats[k]
+                if fmt == "multi":
+                    pairs.extend((k, quote(str(value))) for value in v)
+                else:
+                    delimiter = {"ssv": " ", "tsv": "\t", "pipes": "|"}.get(fmt, ",")
+                    pairs.append((k, delimiter.join(quote(str(value)) for value in v)))
+            else:
+                pairs.append((k, quote(_query_text(v))))
+        return "&".join(f"{k}={v}" for k, v in pairs)
+
+    def files_parameters(
+        self, files: Mapping[str, Any]
+    ) -> list[tuple[str, tuple[str, bytes, str]]]:
+        """Builds form parameters for file uploads."""
+        params: list[tuple[str, tuple[str, bytes, str]]] = []
+        for k, v in files.items():
+            for item in v if isinstance(v, list) else [v]:
+                if isinstance(item, str):
+                    with open(item, "rb") as f:
+                        filename, filedata = os.path.basename(f.name), f.read()
+                elif isinstance(item, bytes):
+                    filename, filedata = k, item
+                elif isinstance(item, tuple):
+                    filename, filedata = item
+                else:
+                    raise ValueError("Unsupported file value")
+                mimetype = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+                params.append((k, (filename, filedata, mimetype)))
+        return params
+
+    def select_header_accept(self, accepts: Optional[list[str]]) -> Optional[str]:
+        """Returns `Accept` based on an array of accepts provided."""
+        if not accepts:
+            return None
+        return next((a for a in accepts if re.search("json", a, re.IGNORECASE)), accepts[0])
+
+    def select_header_content_type(self, content_types: Optional[list[str]]) -> Optional[str]:
+        """Returns `Content-Type` based on an array of content_types provided."""
+        return self.select_header_accept(content_types)
+
+    def update_params_for_auth(
+        self,
+        headers: dict[str, Any],
+        queries: list[tuple[str, Any]],
+        auth_settings: Optional[Sequence[str]],
+        resource_path: str,
+        method: str,
+        body: Any,
+        request_auth: Optional[Mapping[str, Any]] = None,
+    ) -> None:
+        """Updates header and query params based on authentication setting."""
+        if not auth_settings:
+            return
+        if request_auth:
+            self._apply_auth_params(headers, queries, resource_path, method, body, request_auth)
+            return
+        configured: Mapping[str, Any] = self.configuration.auth_settings()
+        for name in auth_settings:
+            setting = configured.get(name)
+            if setting:
+                self._apply_auth_params(headers, queries, resource_path, method, body, setting)
+
+    def _apply_auth_params(
+        self,
+        headers: dict[str, Any],
+        queries: list[tuple[str, Any]],
+        resource_path: str,
+        method: str,
+        body: Any,
+        auth_setting: Mapping[str, Any],
+    ) -> None:
+        """Updates the request parameters based on a single auth_setting."""
+        where = auth_setting["in"]
+        if where == "cookie":
+            headers["Cookie"] = auth_setting["value"]
+        elif where == "header":
+            if auth_setting["type"] != "http-signature":
+                headers[auth_setting["key"]] = auth_setting["value"]
+        elif where == "query":
+            queries.append((auth_setting["key"], auth_setting["value"]))
+        else:
+            raise ApiValueError("Authentication token must be in `query` or `header`")
+
+
+def _header_value(value: Any) -> str:
+    return value if isinstance(value, str) else str(value)
+
+
+def _query_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, dict):
+        return json.dumps(value)
+    return str(value)
+
+
+def _text_of(response: rest.RESTResponse) -> str:
+    """The body as text in its declared charset; undecodable bytes become U+FFFD."""
+    content_type = response.getheader("content-type") or ""
+    found = _CHARSET.search(content_type)
+    encoding = found.group(1) if found else "utf-8"
+    try:
+        return (response.data or b"").decode(encoding, errors="replace")
+    except LookupError:
+        return (response.data or b"").decode("utf-8", errors="replace")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _lookup_type(types_map: Mapping[str, Any], status: int) -> Any:
+    exact = types_map.get(str(status))
+    if exact is not None:
+        return exact
+    ranged = types_map.get(f"{str(status)[0]}XX")
+    if ranged is not None:
+        return ranged
+    # Any 2xx decodes with the success type (the generated client returned None).
+    return types_map.get("200") if 200 <= status <= 299 else None
+
+
+@cache
+def _resolve(klass: Any) -> Any:
+    """A type from a generated-style type name (``"List[Model]"``); types pass through."""
+    if not isinstance(klass, str):
+        return klass
+    found = _TYPE_NAME.match(klass)
+    if found:
+        outer, inner = found.groups()
+        if outer == "List":
+            return list[_resolve(inner)]  # type: ignore[misc]
+        value_name = inner.split(",", 1)[1].strip()
+        return dict[str, _resolve(value_name)]  # type: ignore[misc]
+    if klass in ApiClient.NATIVE_TYPES_MAPPING:
+        return ApiClient.NATIVE_TYPES_MAPPING[klass]
+    return getattr(lilt.models, klass)
+
+
+@lru_cache(maxsize=256)
+def _adapter(klass: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(klass)

@@ -1,0 +1,338 @@
+"""Exceptions raised by the SDK.
+
+The generated client's tree is kept name for name; everything new is a
+subclass of a generated class, so existing ``except`` clauses keep working::
+
+    OpenApiException
+    ├── ApiTypeError            (also TypeError)
+    ├── ApiValueError           (also ValueError)   bad input, raised before any I/O
+    ├── ApiAttributeError       (also AttributeError)
+    ├── ApiKeyError             (also KeyError)
+    └── ApiException                                 anything that reached the wire
+        ├── BadRequestException             400
+        ├── UnauthorizedException           401
+        ├── ForbiddenException              403
+        ├── NotFoundException               404
+        ├── ConflictException               409
+        ├── UnprocessableEntityException    422
+        ├── RateLimitError                  429, with ``retry_after``
+        ├── ServiceException                5xx
+        ├── ResponseDecodeError             2xx body not of the declared type (also ValueError)
+        ├── ApiConnectionError              no usable response (also urllib3 MaxRetryError,
+        │   │                               ProtocolError)
+        │   ├── ApiTimeoutError             connect or read timeout (also ReadTimeoutError)
+        │   └── ApiSSLError                 TLS failure (also urllib3 SSLError)
+        └── TransferError                   a managed upload failed: file, upload id, key, parts
+
+Messages never contain credentials or presigned signatures: every text that
+comes from a URL or a response passes through :mod:`lilt._redact` first.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, Optional
+
+from urllib3 import exceptions as _u3
+
+from lilt._redact import redact_text
+
+if TYPE_CHECKING:
+    from lilt.models.error import Error
+
+__all__ = [
+    "ApiAttributeError",
+    "ApiConnectionError",
+    "ApiException",
+    "ApiKeyError",
+    "ApiSSLError",
+    "ApiTimeoutError",
+    "ApiTypeError",
+    "ApiValueError",
+    "BadRequestException",
+    "ConflictException",
+    "ForbiddenException",
+    "NotFoundException",
+    "OpenApiException",
+    "RateLimitError",
+    "ResponseDecodeError",
+    "ServiceException",
+    "TransferError",
+    "UnauthorizedException",
+    "UnprocessableEntityException",
+    "render_path",
+]
+
+REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-amz-request-id", "x-correlation-id")
+
+
+class OpenApiException(Exception):
+    """The base exception class for all OpenAPIExceptions."""
+
+
+def render_path(path_to_item: Sequence[Any]) -> str:
+    """Return a string representation of a path, e.g. ``['a'][0]``."""
+    result = ""
+    for pth in path_to_item:
+        result += f"[{pth}]" if isinstance(pth, int) else f"['{pth}']"
+    return result
+
+
+def _with_path(msg: str, path_to_item: Optional[Sequence[Any]]) -> str:
+    return f"{msg} at {render_path(path_to_item)}" if path_to_item else msg
+
+
+class ApiTypeError(OpenApiException, TypeError):
+    def __init__(
+        self,
+        msg: str,
+        path_to_item: Optional[Sequence[Any]] = None,
+        valid_classes: Optional[tuple[type, ...]] = None,
+        key_type: Optional[bool] = None,
+    ) -> None:
+        self.path_to_item = path_to_item
+        self.valid_classes = valid_classes
+        self.key_type = key_type
+        super().__init__(_with_path(msg, path_to_item))
+
+
+class ApiValueError(OpenApiException, ValueError):
+    def __init__(self, msg: str, path_to_item: Optional[Sequence[Any]] = None) -> None:
+        self.path_to_item = path_to_item
+        super().__init__(_with_path(msg, path_to_item))
+
+
+class ApiAttributeError(OpenApiException, AttributeError):
+    def __init__(self, msg: str, path_to_item: Optional[Sequence[Any]] = None) -> None:
+        self.path_to_item = path_to_item
+        super().__init__(_with_path(msg, path_to_item))
+
+
+class ApiKeyError(OpenApiException, KeyError):
+    def __init__(self, msg: str, path_to_item: Optional[Sequence[Any]] = None) -> None:
+        self.path_to_item = path_to_item
+        super().__init__(_with_path(msg, path_to_item))
+
+
+class ApiException(OpenApiException):
+    """An HTTP exchange failed or answered with a non-2xx status.
+
+    ``status``, ``reason``, ``body``, ``data`` and ``headers`` are as in the
+    generated client. Added: ``error`` (the LILT ``{"message": ...}`` body
+    parsed into :class:`lilt.models.Error`, or None), ``message`` (its text)
+    and ``request_id`` (from the response headers, when the server sent one).
+    """
+
+    def __init__(
+        self,
+        status: Optional[int] = None,
+        reason: Optional[str] = None,
+        http_resp: Any = None,
+        *,
+        body: Optional[str] = None,
+        data: Any = None,
+    ) -> None:
+        self.status = status
+        self.reason = reason
+        self.body = body
+        self.data = data
+        self.headers: Any = None
+        if http_resp is not None:
+            if self.status is None:
+                self.status = http_resp.status
+            if self.reason is None:
+                self.reason = http_resp.reason
+            if self.body is None:
+                raw = getattr(http_resp, "data", None)
+                if isinstance(raw, (bytes, bytearray)):
+                    # Never lose the body: undecodable bytes become U+FFFD.
+                    self.body = bytes(raw).decode("utf-8", errors="replace")
+            self.headers = http_resp.getheaders()
+        self.error: Optional[Error] = _parse_error_body(self.body)
+        # Not super(): the transport subclasses also inherit urllib3 classes
+        # whose constructors take other arguments.
+        Exception.__init__(self, self.status, self.reason)
+
+    @property
+    def message(self) -> Optional[str]:
+        """The server's error message from a LILT ``{"message": ...}`` body."""
+        return self.error.message if self.error is not None else None
+
+    @property
+    def request_id(self) -> Optional[str]:
+        """The request id the server sent back, if any, for support tickets."""
+        if not self.headers:
+            return None
+        for name in REQUEST_ID_HEADERS:
+            value = self.headers.get(name)
+            if value:
+                return str(value)
+        return None
+
+    @classmethod
+    def from_response(cls, *, http_resp: Any, body: Optional[str], data: Any) -> NoReturn:
+        """Raise the subclass that matches the response status (it never returns)."""
+        status = http_resp.status
+        exc_class = _STATUS_CLASSES.get(status)
+        if exc_class is None:
+            exc_class = ServiceException if 500 <= status <= 599 else ApiException
+        raise exc_class(http_resp=http_resp, body=body, data=data)
+
+    def __str__(self) -> str:
+        error_message = f"({self.status})\nReason: {self.reason}\n"
+        if self.headers:
+            error_message += f"HTTP response headers: {self.headers}\n"
+        if self.data or self.body:
+            error_message += f"HTTP response body: {self.data or self.body}\n"
+        return redact_text(error_message)
+
+    def __repr__(self) -> str:
+        reason = redact_text(str(self.reason))
+        return f"{type(self).__name__}(status={self.status!r}, reason={reason!r})"
+
+
+def _parse_error_body(body: Optional[str]) -> Optional[Error]:
+    """Parse ``{"message": "..."}``; anything else (HTML, empty, lists) gives None."""
+    if not body:
+        return None
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(parsed, dict) or not isinstance(parsed.get("message"), (str, type(None))):
+        return None
+    from lilt.models.error import Error  # models import pydantic: keep it off the import path
+
+    return Error(message=parsed.get("message"))
+
+
+class BadRequestException(ApiException):
+    pass
+
+
+class NotFoundException(ApiException):
+    pass
+
+
+class UnauthorizedException(ApiException):
+    pass
+
+
+class ForbiddenException(ApiException):
+    pass
+
+
+class ServiceException(ApiException):
+    pass
+
+
+class ConflictException(ApiException):
+    """Exception for HTTP 409 Conflict."""
+
+
+class UnprocessableEntityException(ApiException):
+    """Exception for HTTP 422 Unprocessable Entity."""
+
+
+class RateLimitError(ApiException):
+    """HTTP 429: the quota is exhausted.
+
+    ``retry_after`` is the server's wait hint in seconds, taken from
+    ``Retry-After`` or LILT's ``X-RateLimit-Reset``; None when it sent neither.
+    """
+
+    @property
+    def retry_after(self) -> Optional[float]:
+        from lilt._retry import retry_after_seconds
+
+        return retry_after_seconds(self.headers) if self.headers else None
+
+
+class ResponseDecodeError(ApiException, ValueError):
+    """A 2xx response whose body is not the declared type (HTML, empty, bad JSON, wrong types).
+
+    The status, headers and raw body are kept; ``__cause__`` is the decoding error.
+    """
+
+
+class ApiConnectionError(  # type: ignore[misc]  # .reason is a str, as for every ApiException
+    ApiException, _u3.MaxRetryError, _u3.ProtocolError
+):
+    """The request got no usable response: refused, reset, truncated or failed retries.
+
+    Also an instance of urllib3's ``MaxRetryError`` and ``ProtocolError``, which
+    the generated client let escape, so code that catches those keeps working.
+    ``status`` is 0 as for the generated client's wrapped ``SSLError``; the
+    original urllib3 error (its URL redacted) is ``__cause__``.
+    """
+
+    label: ClassVar[str] = "ConnectionError"
+
+    def __init__(self, detail: str, *, url: Optional[str] = None) -> None:
+        self.detail = redact_text(detail)
+        ApiException.__init__(self, status=0, reason=f"{self.label}\n{self.detail}")
+        self.url = redact_text(url) if url else None
+        self.pool = None  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.detail,), {"url": self.url})
+
+
+class ApiTimeoutError(ApiConnectionError, _u3.ReadTimeoutError):  # type: ignore[misc]
+    """A connect or read timeout expired (also urllib3 ``ReadTimeoutError``)."""
+
+    label = "TimeoutError"
+
+
+class ApiSSLError(ApiConnectionError, _u3.SSLError):  # type: ignore[misc]
+    """TLS failed, e.g. the certificate is not trusted (also urllib3 ``SSLError``)."""
+
+    label = "SSLError"
+
+
+class TransferError(ApiException):
+    """A managed upload failed.
+
+    Names what a caller needs to resume or clean up: the local ``file``, the
+    ``upload_id`` and ``key`` (None for single-PUT uploads or before
+    initiation), the part numbers already stored (``completed_parts``) and
+    whether the multipart upload was aborted on the server (``aborted``).
+    The underlying error is ``__cause__``; its status, if it had one, is ``status``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: Optional[str] = None,
+        upload_id: Optional[str] = None,
+        key: Optional[str] = None,
+        completed_parts: Sequence[int] = (),
+        aborted: bool = False,
+        status: Optional[int] = None,
+    ) -> None:
+        ApiException.__init__(self, status=status, reason=redact_text(message))
+        self.file = file
+        self.upload_id = upload_id
+        self.key = key
+        self.completed_parts = tuple(completed_parts)
+        self.aborted = aborted
+
+    def __str__(self) -> str:
+        parts = ",".join(str(n) for n in self.completed_parts) or "none"
+        return redact_text(
+            f"{self.reason} (file={self.file!r}, upload_id={self.upload_id!r}, "
+            f"key={self.key!r}, completed_parts=[{parts}], aborted={self.aborted})"
+        )
+
+
+_STATUS_CLASSES: Mapping[int, type[ApiException]] = {
+    400: BadRequestException,
+    401: UnauthorizedException,
+    403: ForbiddenException,
+    404: NotFoundException,
+    409: ConflictException,
+    422: UnprocessableEntityException,
+    429: RateLimitError,
+}
