@@ -9,6 +9,7 @@ message and repr in the SDK passes through here.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Mapping
 
@@ -70,3 +71,26 @@ def redact_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> di
         name: REDACTED if name.lower() in _SECRET_HEADERS else redact_text(str(value))
         for name, value in items
     }
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that scrubs secrets from every record it sees."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact_text(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def install_log_redaction(*logger_names: str) -> None:
+    """Attach one :class:`RedactingFilter` to each named logger (idempotent).
+
+    urllib3 logs request lines with the full URL, query string included, at
+    DEBUG; with the API key in the query that would leak it to any handler.
+    """
+    for name in logger_names:
+        target = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in target.filters):
+            target.addFilter(RedactingFilter())

@@ -22,7 +22,7 @@ from typing import Any, Optional, Union
 import urllib3
 from urllib3 import exceptions as u3
 
-from lilt._redact import redact_text
+from lilt._redact import install_log_redaction, redact_text
 from lilt.configuration import Configuration
 from lilt.exceptions import (
     ApiConnectionError,
@@ -47,6 +47,7 @@ RESTResponseType = urllib3.HTTPResponse
 SUPPORTED_SOCKS_PROXIES = {"socks5", "socks5h", "socks4", "socks4a"}
 
 logger = logging.getLogger("lilt.rest")
+install_log_redaction("urllib3.connectionpool", "urllib3.util.retry", "urllib3.poolmanager")
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "OPTIONS", "DELETE"})
 _KNOWN_METHODS = frozenset({"GET", "HEAD", *_BODY_METHODS})
