@@ -1,0 +1,57 @@
+"""Managed uploads: files and streams to LILT storage, fast, bounded and resumable.
+
+::
+
+    import lilt
+
+    result = lilt.upload_file("video.mp4")               # one call
+    results = lilt.upload_files(["a.json", "b.zip"])    # many files, one pool
+
+    config = lilt.TransferConfig(concurrency=4, journal="uploads.journal")
+    with lilt.Uploader(lilt.ApiClient(configuration), config) as uploader:
+        uploader.upload_file("big.tar")                  # resumable: run it again after a crash
+
+Modules, one job each: :mod:`~lilt.transfer.config` (options),
+:mod:`~lilt.transfer.plan` (part layout, pure), :mod:`~lilt.transfer.source`
+(reading files and streams), :mod:`~lilt.transfer.storage` (PUTs with
+retries), :mod:`~lilt.transfer.engine` (scheduling, clean-up),
+:mod:`~lilt.transfer.journal` (resume), :mod:`~lilt.transfer.progress` and
+:mod:`~lilt.transfer.results`. The guide is ``docs/uploads.md``.
+"""
+
+from __future__ import annotations
+
+from lilt._retry import RetryPolicy
+from lilt.transfer.config import TransferConfig
+from lilt.transfer.engine import SerialExecutor
+from lilt.transfer.journal import JournalError
+from lilt.transfer.plan import PartSpec, Plan, PlanError, plan_upload
+from lilt.transfer.progress import ProgressCallback, ProgressEvent, TextProgress, TqdmProgress
+from lilt.transfer.results import Checksums, UploadedPart, UploadResult
+from lilt.transfer.source import SourceChangedError
+from lilt.transfer.storage import StorageError
+from lilt.transfer.uploader import Uploader, upload_file, upload_fileobj, upload_files
+
+__all__ = [
+    "Checksums",
+    "JournalError",
+    "PartSpec",
+    "Plan",
+    "PlanError",
+    "plan_upload",
+    "ProgressCallback",
+    "ProgressEvent",
+    "RetryPolicy",
+    "SerialExecutor",
+    "SourceChangedError",
+    "StorageError",
+    "TextProgress",
+    "TqdmProgress",
+    "TransferConfig",
+    "UploadResult",
+    "UploadedPart",
+    "Uploader",
+    "upload_file",
+    "upload_fileobj",
+    "upload_files",
+]

@@ -1,0 +1,170 @@
+"""The API calls the uploader makes, translated into the uploader's own small types.
+
+The engine never touches request models or response shapes: it asks this
+adapter to initiate a batch, sign a part, complete or cancel, and gets frozen
+values back. That keeps the engine readable, checks every response for the
+fields the upload cannot do without (a missing URL or upload id becomes a
+clear error instead of an ``AttributeError`` three calls later), and lets
+unit tests substitute any object with the same five ``UploadsApi`` methods.
+
+API retries (429, 5xx, connection errors) happen inside the API client,
+under the same :class:`~lilt._retry.RetryPolicy` type as storage PUTs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Optional, Protocol
+
+from lilt.exceptions import ApiException
+from lilt.transfer.results import UploadedPart
+
+__all__ = ["ApiOps", "NewFile", "SignedUrl", "MultipartTarget", "UploadsApiLike"]
+
+#: the API accepts at most this many bodies in one initiate request
+MAX_BATCH = 100
+
+
+class UploadsApiLike(Protocol):
+    """The part of :class:`lilt.UploadsApi` the uploader uses."""
+
+    def initiate_s3_upload(self, initiate_upload_body: Any) -> Any: ...
+
+    def initiate_multipart_upload(self, initiate_multipart_upload_body: Any) -> Any: ...
+
+    def sign_upload_part(self, upload_id: str, part_number: int, s3_key: str, size: int) -> Any: ...
+
+    def complete_multipart_upload(
+        self, upload_id: str, s3_key: str, complete_multipart_upload_body: Any
+    ) -> Any: ...
+
+    def cancel_multipart_upload(self, upload_id: str, s3_key: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class NewFile:
+    """What the API is told about a file when its upload is initiated."""
+
+    filename: str
+    content_type: str
+    size: Optional[int]
+    category: Optional[str] = None
+    labels: Optional[tuple[str, ...]] = None
+
+
+@dataclass(frozen=True)
+class SignedUrl:
+    """A presigned storage URL, the HTTP method to use with it, and the object key."""
+
+    url: str
+    method: str
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class MultipartTarget:
+    upload_id: str
+    key: str
+
+
+class ResponseShapeError(ApiException, ValueError):
+    """The API answered 2xx without a field the upload needs."""
+
+    def __init__(self, message: str) -> None:
+        ApiException.__init__(self, status=None, reason=message)
+
+    def __str__(self) -> str:
+        return str(self.reason)
+
+
+class ApiOps:
+    """Initiate, sign, complete and cancel, over any ``UploadsApi``-like object."""
+
+    def __init__(self, api: UploadsApiLike) -> None:
+        self.api = api
+
+    def initiate_single(self, files: Sequence[NewFile]) -> list[SignedUrl]:
+        from lilt.models import InitiateUploadBody, InitiateUploadBodyMetadata
+
+        bodies = [
+            InitiateUploadBody(
+                filename=f.filename,
+                type=f.content_type,
+                metadata=InitiateUploadBodyMetadata(
+                    size=f.size,
+                    category=f.category,
+                    labels=list(f.labels) if f.labels is not None else None,
+                ),
+            )
+            for f in files
+        ]
+        answers = self._batch(self.api.initiate_s3_upload, bodies)
+        return [
+            SignedUrl(_field(a, "url"), _field(a, "method", "PUT").upper(), _field(a, "key"))
+            for a in answers
+        ]
+
+    def initiate_multipart(self, files: Sequence[NewFile]) -> list[MultipartTarget]:
+        from lilt.models import InitiateMultipartUploadBody, InitiateMultipartUploadBodyMetadata
+
+        bodies = [
+            InitiateMultipartUploadBody(
+                filename=f.filename,
+                type=f.content_type,
+                metadata=InitiateMultipartUploadBodyMetadata(
+                    size=f.size,
+                    category=f.category,
+                    labels=list(f.labels) if f.labels is not None else None,
+                ),
+            )
+            for f in files
+        ]
+        answers = self._batch(self.api.initiate_multipart_upload, bodies)
+        return [MultipartTarget(_field(a, "upload_id"), _field(a, "key")) for a in answers]
+
+    def sign(self, target: MultipartTarget, number: int, size: int) -> SignedUrl:
+        answer = self.api.sign_upload_part(target.upload_id, number, target.key, size)
+        return SignedUrl(_field(answer, "url"), _field(answer, "method", "PUT").upper(), target.key)
+
+    def complete(self, target: MultipartTarget, parts: Sequence[UploadedPart]) -> Optional[str]:
+        from lilt.models import CompleteMultipartUploadBody, CompleteMultipartUploadBodyPartsInner
+
+        body = CompleteMultipartUploadBody(
+            parts=[
+                # wire names: what both pydantic and mypy accept for aliased fields
+                CompleteMultipartUploadBodyPartsInner(ETag=p.etag, PartNumber=p.number)
+                for p in parts
+            ]
+        )
+        answer = self.api.complete_multipart_upload(target.upload_id, target.key, body)
+        if answer is not None and getattr(answer, "success", None) is False:
+            raise ResponseShapeError(
+                f"complete_multipart_upload answered success=false for upload {target.upload_id}"
+            )
+        location = getattr(answer, "location", None) if answer is not None else None
+        return location if isinstance(location, str) else None
+
+    def cancel(self, target: MultipartTarget) -> None:
+        self.api.cancel_multipart_upload(target.upload_id, target.key)
+
+    @staticmethod
+    def _batch(call: Any, bodies: list[Any]) -> list[Any]:
+        # One file goes as one object (what every LILT API version accepts);
+        # several as a list, which the API answers with a list in the same order.
+        if len(bodies) == 1:
+            return [call(bodies[0])]
+        answers = call(bodies)
+        if not isinstance(answers, list) or len(answers) != len(bodies):
+            got = len(answers) if isinstance(answers, list) else type(answers).__name__
+            raise ResponseShapeError(f"bulk initiate of {len(bodies)} files answered {got} items")
+        return answers
+
+
+def _field(answer: Any, name: str, default: Optional[str] = None) -> str:
+    value = getattr(answer, name, None)
+    if isinstance(value, str) and value:
+        return value
+    if default is not None:
+        return default
+    raise ResponseShapeError(f"the API response has no {name!r}: {type(answer).__name__}")

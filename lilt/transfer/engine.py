@@ -1,0 +1,587 @@
+"""The engine: many uploads, one worker pool, one place that cleans up.
+
+One :class:`Transfer` runs one call (one file, many files or a stream). The
+calling thread orchestrates; worker threads do the I/O:
+
+* The calling thread picks the next task, alternating between the next small
+  file (one PUT) and the next part of the current large file, so small files
+  keep flowing while a large one uploads. It initiates uploads lazily in
+  batches of up to 100 per request (one batch per kind), and reads stream
+  parts (a stream must be read in order).
+* At most ``concurrency + 1`` tasks are submitted at a time. Each part task
+  signs its part, reads it with ``os.pread``, hashes it once and PUTs it; so
+  while one worker uploads part N, another is already signing part N+1, and
+  only the parts in flight are ever in memory: peak memory is about
+  ``(concurrency + 1) * part_size`` whatever the file size.
+* Any failure (or Ctrl-C) goes to :meth:`Transfer._fail`, the only place that
+  stops the pool, waits for running tasks, aborts the multipart uploads still
+  open (unless a journal keeps them for resuming) and raises.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Callable, Optional, TypeVar, Union
+from urllib.parse import urlsplit, urlunsplit
+
+from lilt._redact import redact_url
+from lilt.exceptions import TransferError
+from lilt.transfer._api import MAX_BATCH, ApiOps, MultipartTarget, NewFile, SignedUrl
+from lilt.transfer.config import MAX_PARTS, TransferConfig
+from lilt.transfer.journal import Journal, JournalRecord
+from lilt.transfer.plan import PartSpec, Plan, PlanError
+from lilt.transfer.progress import ProgressTracker
+from lilt.transfer.results import (
+    Checksums,
+    UploadedPart,
+    UploadResult,
+    looks_like_md5,
+    multipart_etag,
+    normalize_etag,
+)
+from lilt.transfer.source import FileIdentity, FileSource, StreamSource
+from lilt.transfer.storage import (
+    Buffer,
+    SignatureRejected,
+    StorageClient,
+    StorageError,
+    TransferCancelled,
+)
+
+__all__ = ["FileJob", "SerialExecutor", "StreamJob", "Transfer"]
+
+T = TypeVar("T")
+
+
+class SerialExecutor(Executor):
+    """Runs each task at once in the calling thread: deterministic tests, no threads.
+
+    Pass it as ``Uploader(executor=SerialExecutor())``; results are identical
+    to a threaded run, only slower.
+    """
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        future: Future[T] = Future()
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException as exc:  # handed to the caller through the future, as threads do
+            if not isinstance(exc, Exception):
+                raise
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+        return future
+
+
+# --- what to upload -----------------------------------------------------------
+
+
+@dataclass
+class _Job:
+    """One file's upload: what it is, and how far it got (owned by the calling thread)."""
+
+    index: int
+    name: str  # shown in progress and errors
+    new: NewFile
+    multipart: bool
+    part_size: int
+    path: Optional[str] = None
+    size: Optional[int] = None
+    target: Optional[MultipartTarget] = None  # multipart: upload id and key
+    single: Optional[SignedUrl] = None  # single PUT: URL, method and key
+    parts: dict[int, UploadedPart] = field(default_factory=dict)
+    md5s: dict[int, bytes] = field(default_factory=dict)
+    next_number: int = 1
+    in_flight: int = 0
+    all_submitted: bool = False
+    result: Optional[UploadResult] = None
+    resumed_parts: int = 0
+    etag: Optional[str] = None  # a single PUT's ETag as storage reported it
+
+    @property
+    def key(self) -> Optional[str]:
+        if self.target is not None:
+            return self.target.key
+        return self.single.key if self.single is not None else None
+
+    @property
+    def upload_id(self) -> Optional[str]:
+        return self.target.upload_id if self.target is not None else None
+
+
+@dataclass
+class FileJob(_Job):
+    """A regular file, read with positional reads."""
+
+    identity: Optional[FileIdentity] = None  # with a journal
+    mtime_ns: int = 0
+    source: Optional[FileSource] = None
+    resume: Optional[JournalRecord] = None
+
+    def open(self) -> FileSource:
+        if self.source is None:
+            assert self.path is not None and self.size is not None
+            self.source = FileSource(self.path, expect=(self.size, self.mtime_ns))
+        return self.source
+
+    def close(self) -> None:
+        if self.source is not None:
+            self.source.close()
+            self.source = None
+
+    def next_part(self) -> Optional[PartSpec]:
+        assert self.size is not None
+        plan = Plan(self.size, True, self.part_size)
+        while self.next_number <= plan.part_count:
+            spec = plan.part(self.next_number)
+            self.next_number += 1
+            if spec.number not in self.parts:  # skip parts the journal has
+                return spec
+        return None
+
+
+@dataclass
+class StreamJob(_Job):
+    """A file object read front to back; ``prefetched`` holds the parts read to decide its kind."""
+
+    stream: Optional[StreamSource] = None
+    prefetched: collections.deque[bytearray] = field(default_factory=collections.deque)
+    offset: int = 0
+
+    def close(self) -> None:
+        self.prefetched.clear()
+
+    def next_chunk(self) -> Optional[tuple[PartSpec, bytearray]]:
+        assert self.stream is not None
+        data = self.prefetched.popleft() if self.prefetched else self.stream.read(self.part_size)
+        if not data:
+            return None
+        if self.next_number > MAX_PARTS:
+            raise PlanError(
+                f"{self.name}: the stream is longer than {MAX_PARTS} parts of {self.part_size} "
+                f"bytes; pass its size to upload_fileobj or raise part_size"
+            )
+        spec = PartSpec(self.next_number, self.offset, len(data))
+        self.next_number += 1
+        self.offset += len(data)
+        return spec, data
+
+
+Job = Union[FileJob, StreamJob]
+
+
+@dataclass(frozen=True)
+class _PartDone:
+    part: UploadedPart
+    md5: Optional[bytes]
+
+
+@dataclass(frozen=True)
+class _SingleDone:
+    put_etag: Optional[str]
+    md5: Optional[bytes]
+    signed: SignedUrl  # may differ from the job's if the PUT had to be re-initiated
+
+
+@dataclass(frozen=True)
+class _Completed:
+    location: Optional[str]
+
+
+Outcome = Union[_PartDone, _SingleDone, _Completed]
+
+
+# --- the transfer -------------------------------------------------------------
+
+
+class Transfer:
+    """Runs a list of jobs to completion on ``executor``; use once."""
+
+    def __init__(
+        self,
+        jobs: Sequence[Job],
+        *,
+        api: ApiOps,
+        storage: StorageClient,
+        config: TransferConfig,
+        executor: Executor,
+        journal: Optional[Journal],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.jobs = list(jobs)
+        self.api = api
+        self.storage = storage
+        self.config = config
+        self.executor = executor
+        self.journal = journal
+        self.progress = ProgressTracker(config.progress)
+        self.cancel = threading.Event()
+        self.deadline = clock() + config.time_budget if config.time_budget else None
+        self._window = config.concurrency + 1
+        self._small: collections.deque[Job] = collections.deque()
+        self._large: collections.deque[Job] = collections.deque()
+        self._to_complete: collections.deque[Job] = collections.deque()
+        self._in_flight: dict[Future[Outcome], Job] = {}
+        self._small_turn = True
+        self._blame: Optional[Job] = None  # the job the calling thread is working on
+
+    def run(self) -> list[UploadResult]:
+        """Upload every job; return results in job order, or raise TransferError."""
+        for job in self.jobs:
+            self.progress.add_file(job.index, job.name, job.size, already=_resumed_bytes(job))
+            if job.result is not None:  # completed in an earlier run (journal)
+                self.progress.file_done(job.index)
+            else:
+                (self._large if job.multipart else self._small).append(job)
+        try:
+            while True:
+                while len(self._in_flight) < self._window:
+                    task = self._next_task()
+                    if task is None:
+                        break
+                    job, work = task
+                    job.in_flight += 1
+                    self._in_flight[self.executor.submit(work)] = job
+                if not self._in_flight:
+                    break
+                done, _ = wait(list(self._in_flight), return_when=FIRST_COMPLETED)
+                for future in done:
+                    self._finished(self._in_flight.pop(future), future)
+        except BaseException as exc:
+            self._fail(exc)
+        return [job.result for job in self.jobs if job.result is not None]
+
+    # --- choosing the next task (calling thread) -------------------------------
+
+    def _next_task(self) -> Optional[tuple[Job, Callable[[], Outcome]]]:
+        if self._to_complete:
+            job = self._to_complete.popleft()
+            return job, partial(self._complete, job)
+        # Alternate so small files keep moving while a large one streams its parts.
+        first, second = (self._next_small, self._next_part)
+        if not self._small_turn:
+            first, second = second, first
+        self._small_turn = not self._small_turn
+        return first() or second()
+
+    def _next_small(self) -> Optional[tuple[Job, Callable[[], Outcome]]]:
+        if not self._small:
+            return None
+        job = self._blame = self._small.popleft()
+        if job.single is None:
+            batch = [job, *[j for j in self._small if j.single is None][: MAX_BATCH - 1]]
+            for each, signed in zip(batch, self.api.initiate_single([j.new for j in batch])):
+                each.single = signed
+        job.all_submitted = True
+        return job, partial(self._put_single, job)
+
+    def _next_part(self) -> Optional[tuple[Job, Callable[[], Outcome]]]:
+        while self._large:
+            job = self._blame = self._large[0]
+            if job.target is None:
+                self._initiate_multipart(job)
+            task = self._part_task(job)
+            if task is not None:
+                return task
+            self._large.popleft()
+            job.all_submitted = True
+            if job.in_flight == 0 and job.result is None:  # every part is already stored
+                return job, partial(self._complete, job)
+        return None
+
+    def _part_task(self, job: Job) -> Optional[tuple[Job, Callable[[], Outcome]]]:
+        if isinstance(job, FileJob):
+            job.open()
+            spec = job.next_part()
+            return None if spec is None else (job, partial(self._put_part, job, spec, None))
+        chunk = job.next_chunk()
+        if chunk is None:
+            assert job.stream is not None
+            job.stream.check_complete()
+            job.size = job.offset
+            self.progress.set_size(job.index, job.offset)
+            return None
+        spec, data = chunk
+        return job, partial(self._put_part, job, spec, data)
+
+    def _initiate_multipart(self, job: Job) -> None:
+        batch = [
+            job,
+            *[j for j in self._large if j.target is None and j is not job][: MAX_BATCH - 1],
+        ]
+        for each, target in zip(batch, self.api.initiate_multipart([j.new for j in batch])):
+            each.target = target
+            if self.journal is not None and isinstance(each, FileJob):
+                assert each.path is not None and each.identity is not None
+                self.journal.start(
+                    each.path,
+                    each.identity,
+                    filename=each.new.filename,
+                    content_type=each.new.content_type,
+                    key=target.key,
+                    upload_id=target.upload_id,
+                    part_size=each.part_size,
+                )
+
+    # --- tasks (worker threads) ------------------------------------------------
+
+    def _put_part(self, job: Job, spec: PartSpec, data: Optional[Buffer]) -> _PartDone:
+        self._check_cancelled()
+        assert job.target is not None
+        signed = self.api.sign(job.target, spec.number, spec.length)
+        if data is None:
+            assert isinstance(job, FileJob) and job.source is not None
+            data = job.source.read(spec)
+        md5 = hashlib.md5(data).digest() if self.config.checksum else None
+        for resign in range(self.config.max_resigns + 1):
+            try:
+                etag = self._put(job, spec, signed, data, md5)
+                break
+            except SignatureRejected:
+                if resign == self.config.max_resigns:
+                    raise
+                signed = self.api.sign(job.target, spec.number, spec.length)
+        if not etag:
+            raise StorageError(f"storage stored part {spec.number} but sent no ETag")
+        part = UploadedPart(spec.number, etag)
+        if self.journal is not None:
+            self.journal.part(job.target.upload_id, part, md5.hex() if md5 else None)
+        self.progress.part_done(job.index, spec.number, spec.length)
+        return _PartDone(part, md5)
+
+    def _put_single(self, job: Job) -> _SingleDone:
+        self._check_cancelled()
+        assert job.single is not None
+        signed = job.single
+        body: Any
+        spec = PartSpec(1, 0, job.size or 0)
+        if isinstance(job, StreamJob):
+            body = b"".join(job.prefetched)
+            job.prefetched.clear()
+            md5 = hashlib.md5(body).digest() if self.config.checksum else None
+        else:
+            source = job.open()
+            if spec.length <= self.config.part_size:
+                body = source.read(spec)
+                md5 = hashlib.md5(body).digest() if self.config.checksum else None
+            else:  # larger than a part: stream it rather than hold it (hashing reads it twice)
+                body = source.range(spec)
+                md5 = source.md5(spec) if self.config.checksum else None
+        try:
+            for resign in range(self.config.max_resigns + 1):
+                try:
+                    etag = self._put(job, spec, signed, body, md5)
+                    break
+                except SignatureRejected:
+                    if resign == self.config.max_resigns:
+                        raise
+                    # A single PUT's URL comes from initiation: initiate again for a fresh one.
+                    signed = self.api.initiate_single([job.new])[0]
+            if isinstance(job, FileJob):
+                job.open().check_unchanged()
+        finally:
+            if isinstance(job, FileJob):
+                job.close()
+        self.progress.part_done(job.index, 1, spec.length)
+        return _SingleDone(etag, md5, signed)
+
+    def _complete(self, job: Job) -> _Completed:
+        self._check_cancelled()
+        assert job.target is not None
+        if isinstance(job, FileJob) and job.source is not None:
+            job.source.check_unchanged()  # the last line of defence against a changed file
+        parts = [job.parts[n] for n in sorted(job.parts)]
+        location = self.api.complete(job.target, parts)
+        if self.journal is not None:
+            self.journal.complete_multipart(job.target.upload_id, location)
+        return _Completed(location)
+
+    def _put(
+        self, job: Job, spec: PartSpec, signed: SignedUrl, body: Any, md5: Optional[bytes]
+    ) -> Optional[str]:
+        return self.storage.put(
+            signed.url,
+            body,
+            method=signed.method,
+            content_type=job.new.content_type,
+            md5=md5,
+            deadline=self.deadline,
+            cancel=self.cancel,
+            on_sent=lambda n: self.progress.sent(job.index, spec.number, n),
+        ).etag
+
+    def _check_cancelled(self) -> None:
+        if self.cancel.is_set():
+            raise TransferCancelled("transfer cancelled")
+
+    # --- results (calling thread) ----------------------------------------------
+
+    def _finished(self, job: Job, future: Future[Outcome]) -> None:
+        job.in_flight -= 1
+        self._blame = job
+        outcome = future.result()  # a task's failure is raised here, then handled by _fail
+        if isinstance(outcome, _PartDone):
+            job.parts[outcome.part.number] = outcome.part
+            if outcome.md5 is not None:
+                job.md5s[outcome.part.number] = outcome.md5
+            if job.all_submitted and job.in_flight == 0:
+                self._to_complete.appendleft(job)
+        elif isinstance(outcome, _SingleDone):
+            job.single, job.etag = outcome.signed, outcome.put_etag
+            if outcome.md5 is not None:
+                job.md5s[1] = outcome.md5
+            self._done(job, location=_without_query(outcome.signed.url))
+        else:
+            self._done(job, location=outcome.location)
+
+    def _done(self, job: Job, location: Optional[str]) -> None:
+        job.close()
+        if job.single is not None and self.journal is not None and isinstance(job, FileJob):
+            assert job.path is not None and job.identity is not None
+            md5 = job.md5s.get(1)
+            self.journal.complete_single(
+                job.path,
+                job.identity,
+                filename=job.new.filename,
+                content_type=job.new.content_type,
+                key=job.single.key,
+                location=location,
+                md5_hex=md5.hex() if md5 else None,
+            )
+        job.result = build_result(job, location)
+        self.progress.file_done(job.index)
+
+    # --- failure: the one place that stops, aborts and raises -------------------
+
+    def _fail(self, exc: BaseException) -> None:
+        job = self._blame
+        self.cancel.set()
+        for future in self._in_flight:
+            future.cancel()
+        running = [f for f in self._in_flight if not f.cancelled()]
+        wait(running)
+        for future in running:  # parts that did finish still count as completed
+            owner = self._in_flight[future]
+            if future.exception() is None:
+                outcome = future.result()
+                if isinstance(outcome, _PartDone):
+                    owner.parts[outcome.part.number] = outcome.part
+        aborted: set[int] = set()
+        cleanup_errors: list[str] = []
+        if self.journal is None:
+            for open_job in self.jobs:
+                if open_job.target is not None and open_job.result is None:
+                    try:
+                        self.api.cancel(open_job.target)
+                        aborted.add(open_job.index)
+                    except Exception as cancel_exc:  # report, but keep cleaning up the rest
+                        cleanup_errors.append(f"abort of {open_job.upload_id} failed: {cancel_exc}")
+        for open_job in self.jobs:
+            open_job.close()
+        if isinstance(exc, KeyboardInterrupt):
+            raise exc
+        raise _transfer_error(exc, job, aborted, cleanup_errors, self.journal) from exc
+
+
+# --- helpers ------------------------------------------------------------------
+
+
+def build_result(job: Job, location: Optional[str]) -> UploadResult:
+    """The typed result for a finished job, with its ETag checks."""
+    key = job.key or ""
+    size = job.size or 0
+    if job.single is not None and not job.multipart:
+        md5 = job.md5s.get(1)
+        checksums = Checksums()
+        if md5 is not None:
+            etag = job.etag
+            match = (normalize_etag(etag) == md5.hex()) if etag and looks_like_md5(etag) else None
+            checksums = Checksums(md5=md5.hex(), expected_etag=md5.hex(), etag_match=match)
+        return UploadResult(
+            path=job.path,
+            filename=job.new.filename,
+            key=key,
+            location=location,
+            size=size,
+            part_count=1,
+            upload_id=None,
+            multipart=False,
+            checksums=checksums,
+        )
+    numbers = sorted(job.parts)
+    checksums = Checksums()
+    if numbers and all(n in job.md5s for n in numbers):
+        digests = [job.md5s[n] for n in numbers]
+        comparable = [n for n in numbers if looks_like_md5(job.parts[n].etag)]
+        match = (
+            all(normalize_etag(job.parts[n].etag) == job.md5s[n].hex() for n in numbers)
+            if len(comparable) == len(numbers)
+            else None
+        )
+        checksums = Checksums(
+            part_md5s=tuple(d.hex() for d in digests),
+            expected_etag=multipart_etag(digests),
+            etag_match=match,
+        )
+    return UploadResult(
+        path=job.path,
+        filename=job.new.filename,
+        key=key,
+        location=location,
+        size=size,
+        part_count=len(numbers),
+        upload_id=job.upload_id,
+        multipart=True,
+        checksums=checksums,
+        resumed_parts=job.resumed_parts,
+    )
+
+
+def _resumed_bytes(job: Job) -> int:
+    if job.result is not None:
+        return job.size or 0
+    if not job.parts or job.size is None:
+        return 0
+    plan = Plan(job.size, True, job.part_size)
+    return sum(plan.part(n).length for n in job.parts)
+
+
+def _without_query(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+def _transfer_error(
+    exc: BaseException,
+    job: Optional[Job],
+    aborted: set[int],
+    cleanup_errors: list[str],
+    journal: Optional[Journal],
+) -> TransferError:
+    name = job.name if job is not None else "upload"
+    reason = redact_url(str(exc)) or type(exc).__name__
+    message = f"{name}: {reason}"
+    if job is not None and job.target is not None:
+        if journal is not None:
+            message += f"; kept for resuming (journal {journal.path})"
+        elif job.index in aborted:
+            message += "; multipart upload aborted"
+    if cleanup_errors:
+        message += "; " + "; ".join(cleanup_errors)
+    status = getattr(exc, "status", None)
+    return TransferError(
+        message,
+        file=job.path if job is not None and job.path is not None else (job.name if job else None),
+        upload_id=job.upload_id if job is not None else None,
+        key=job.key if job is not None else None,
+        completed_parts=sorted(job.parts) if job is not None else (),
+        aborted=job is not None and job.index in aborted,
+        status=status if isinstance(status, int) else None,
+    )

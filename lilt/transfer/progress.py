@@ -1,0 +1,265 @@
+"""Progress reporting: cumulative, monotonic byte counts per file and in total.
+
+Semantics (the contract every callback can rely on):
+
+* Counts are *cumulative* and *never go backwards*. A part's bytes are counted
+  as they are handed to the network, and a retried part counts only the bytes
+  beyond the most any earlier attempt sent (the per-part maximum). So a retry
+  pauses the counter instead of rewinding it, and when a file finishes its
+  count equals its size exactly.
+* Calls are serialised: the callback is never entered by two threads at once,
+  and events arrive in the order the counts grew. It is called from worker
+  threads, so it should be quick; it must not call back into the uploader.
+* A file gets exactly one event with ``done=True``, after storage acknowledged
+  the whole file (for multipart uploads, after the complete call).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import IO, Any, Callable, Optional
+
+__all__ = ["ProgressCallback", "ProgressEvent", "ProgressTracker", "TextProgress", "TqdmProgress"]
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """One step of progress.
+
+    Attributes:
+        name: the file's name as shown to people (its path, or the name given
+            for a stream).
+        file_bytes: bytes of this file sent so far.
+        file_size: this file's size, or None for a stream of unknown size.
+        total_bytes: bytes of every file in the call sent so far.
+        total_size: the sum of all sizes, or None when any size is unknown.
+        done: True once, when the file has been stored completely.
+    """
+
+    name: str
+    file_bytes: int
+    file_size: Optional[int]
+    total_bytes: int
+    total_size: Optional[int]
+    done: bool = False
+
+
+ProgressCallback = Callable[[ProgressEvent], None]
+
+
+@dataclass
+class _FileState:
+    name: str
+    size: Optional[int]
+    sent: int = 0
+    done: bool = False
+
+
+class ProgressTracker:
+    """Turns per-attempt byte counts from many threads into monotonic events.
+
+    ``file_id`` is any hashable the engine uses to tell files apart; the
+    tracker keeps, for each part in flight, the most bytes any attempt sent.
+    """
+
+    def __init__(self, callback: Optional[ProgressCallback]) -> None:
+        self._callback = callback
+        self._lock = threading.Lock()
+        self._files: dict[Hashable, _FileState] = {}
+        self._inflight: dict[tuple[Hashable, int], int] = {}
+        self._total = 0
+        self._total_size: Optional[int] = 0
+
+    @property
+    def total_bytes(self) -> int:
+        return self._total
+
+    def file_bytes(self, file_id: Hashable) -> int:
+        return self._files[file_id].sent
+
+    def add_file(self, file_id: Hashable, name: str, size: Optional[int], already: int = 0) -> None:
+        """Register a file before any of its bytes move; ``already`` counts resumed parts."""
+        with self._lock:
+            self._files[file_id] = _FileState(name, size)
+            if size is None or self._total_size is None:
+                self._total_size = None
+            else:
+                self._total_size += size
+        if already:
+            self._grow(file_id, already)
+
+    def set_size(self, file_id: Hashable, size: int) -> None:
+        """Fix a stream's size once its end is reached (the total then becomes known if all are)."""
+        with self._lock:
+            state = self._files[file_id]
+            state.size = size
+            if all(f.size is not None for f in self._files.values()):
+                self._total_size = sum(f.size or 0 for f in self._files.values())
+
+    def sent(self, file_id: Hashable, part: int, attempt_bytes: int) -> None:
+        """An attempt at ``part`` has now sent ``attempt_bytes`` in total."""
+        key = (file_id, part)
+        with self._lock:
+            best = self._inflight.get(key, 0)
+            if attempt_bytes <= best:
+                return
+            self._inflight[key] = attempt_bytes
+            self._grow_locked(file_id, attempt_bytes - best)
+
+    def part_done(self, file_id: Hashable, part: int, length: int) -> None:
+        """Storage acknowledged ``part``; its count becomes exactly ``length``."""
+        key = (file_id, part)
+        with self._lock:
+            best = self._inflight.pop(key, 0)
+            if length > best:
+                self._grow_locked(file_id, length - best)
+
+    def file_done(self, file_id: Hashable) -> None:
+        with self._lock:
+            state = self._files[file_id]
+            if state.done:
+                return
+            state.done = True
+            self._emit_locked(state, done=True)
+
+    def _grow(self, file_id: Hashable, delta: int) -> None:
+        with self._lock:
+            self._grow_locked(file_id, delta)
+
+    def _grow_locked(self, file_id: Hashable, delta: int) -> None:
+        state = self._files[file_id]
+        state.sent += delta
+        self._total += delta
+        self._emit_locked(state, done=False)
+
+    def _emit_locked(self, state: _FileState, *, done: bool) -> None:
+        # Called with the lock held, so events are serialised and ordered.
+        if self._callback is not None:
+            self._callback(
+                ProgressEvent(
+                    name=state.name,
+                    file_bytes=state.sent,
+                    file_size=state.size,
+                    total_bytes=self._total,
+                    total_size=self._total_size,
+                    done=done,
+                )
+            )
+
+
+class TqdmProgress:
+    """A progress callback drawing one tqdm bar for the whole call (``pip install lilt[progress]``).
+
+    tqdm is imported on first use, so the uploader itself does not need it.
+    The bar shows bytes with binary units, the rate, and the current file.
+    Call :meth:`close` (or use it as a context manager) when the upload ends.
+    """
+
+    def __init__(
+        self,
+        *,
+        file: Optional[IO[str]] = None,
+        desc: str = "upload",
+        leave: bool = True,
+        disable: Optional[bool] = False,
+    ) -> None:
+        self._file = file if file is not None else sys.stderr
+        self._desc = desc
+        self._leave = leave
+        self._disable = disable
+        self._bar: Any = None
+        self._name: Optional[str] = None
+
+    def __call__(self, event: ProgressEvent) -> None:
+        bar = self._bar
+        if bar is None:
+            from tqdm.auto import tqdm  # lazy: tqdm is an optional extra
+
+            bar = self._bar = tqdm(
+                total=event.total_size,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                desc=self._desc,
+                file=self._file,
+                leave=self._leave,
+                disable=self._disable,
+                dynamic_ncols=True,
+            )
+        if event.total_size is not None and bar.total != event.total_size:
+            bar.total = event.total_size
+        if event.name != self._name:
+            self._name = event.name
+            bar.set_postfix_str(_short(event.name), refresh=False)
+        bar.update(event.total_bytes - bar.n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def __enter__(self) -> TqdmProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class TextProgress:
+    """A dependency-free progress callback that writes a line per step to a stream.
+
+    For logs and CI, where a redrawn bar becomes noise: prints at most one
+    line per ``step`` (a fraction of the total) with a small text bar,
+    the amount sent and the rate, and a final line when everything is done.
+    """
+
+    def __init__(
+        self,
+        stream: Optional[IO[str]] = None,
+        *,
+        step: float = 0.1,
+        width: int = 30,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._stream = stream if stream is not None else sys.stderr
+        self._step = step
+        self._width = width
+        self._clock = clock
+        self._start: Optional[float] = None
+        self._next = self._step
+        self._finished = False
+
+    def __call__(self, event: ProgressEvent) -> None:
+        now = self._clock()
+        if self._start is None:
+            self._start = now
+        total = event.total_size
+        finished = total is not None and event.total_bytes >= total
+        if finished:
+            if self._finished:
+                return
+            self._finished = True
+        elif total is None or event.total_bytes < self._next * total:
+            return
+        fraction = event.total_bytes / total if total else 1.0
+        self._next = (int(fraction / self._step + 1e-9) + 1) * self._step
+        filled = int(self._width * min(fraction, 1.0))
+        rate = event.total_bytes / max(now - self._start, 1e-9) / (1024 * 1024)
+        self._stream.write(
+            f"[{'#' * filled}{'.' * (self._width - filled)}] {fraction * 100:5.1f}% "
+            f"{_mib(event.total_bytes)}/{_mib(total) if total is not None else '?'} MiB "
+            f"{rate:7.1f} MiB/s\n"
+        )
+        self._stream.flush()
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f}"
+
+
+def _short(name: str, limit: int = 40) -> str:
+    return name if len(name) <= limit else "…" + name[-(limit - 1) :]
