@@ -1,0 +1,99 @@
+"""Configuration: environment, auth settings, logging without global side effects."""
+
+from __future__ import annotations
+
+import copy
+import http.client
+import logging
+import threading
+from pathlib import Path
+
+import pytest
+
+from lilt.configuration import DEFAULT_HOST, Configuration
+
+
+def test_defaults_match_the_generated_client() -> None:
+    config = Configuration()
+    assert config.host == DEFAULT_HOST
+    assert config.server_index == 0
+    assert config.api_key == {} and config.api_key_prefix == {}
+    assert config.username is None and config.password is None
+    assert config.verify_ssl is True
+    assert config.safe_chars_for_path_param == ""
+    assert config.retries is None
+    assert config.auth_settings() == {}
+    assert config.to_debug_report().splitlines()[0] == "Python SDK Debug Report:"
+    assert config.get_host_settings() == [{"url": DEFAULT_HOST, "description": "No description provided"}]
+
+
+def test_environment_supplies_key_and_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LILT_API_KEY", "envkey")
+    monkeypatch.setenv("LILT_API_HOST", "http://127.0.0.1:1")
+    config = Configuration()
+    assert (config.username, config.password, config.host) == ("envkey", "envkey", "http://127.0.0.1:1")
+    assert Configuration(host="http://x", username="u", password="p").username == "u"
+
+
+def test_host_given_explicitly_wins_over_server_index() -> None:
+    """Defect 12: host=X, server_index=0 silently ignored X."""
+    assert Configuration(host="http://h", server_index=0).host == "http://h"
+    with pytest.raises(ValueError, match="Invalid index 3"):
+        Configuration(server_index=3).host  # noqa: B018
+
+
+def test_basic_only_when_both_are_set_and_empty_key_is_no_auth() -> None:
+    both = Configuration(username="u", password="p", api_key={"ApiKeyAuth": "k"}).auth_settings()
+    assert list(both) == ["BasicAuth"]
+    assert Configuration(api_key={"ApiKeyAuth": ""}).auth_settings() == {}
+    assert Configuration(api_key={"ApiKeyAuth": "k"}).auth_settings()["ApiKeyAuth"]["value"] == "k"
+
+
+def test_repr_never_shows_credentials() -> None:
+    config = Configuration(username="user-secret", password="pass-secret", api_key={"ApiKeyAuth": "key-secret"})
+    text = repr(config)
+    assert all(s not in text for s in ("user-secret", "pass-secret", "key-secret"))
+    assert "basic" in text
+
+
+def test_debug_touches_no_process_global_http_state() -> None:
+    """Defect 16: debug set http.client's class-wide debuglevel and the urllib3 logger."""
+    urllib3_level = logging.getLogger("urllib3").level
+    before = http.client.HTTPConnection.debuglevel
+    Configuration(debug=True)
+    Configuration(debug=False)
+    assert http.client.HTTPConnection.debuglevel == before
+    assert logging.getLogger("urllib3").level == urllib3_level
+    handlers = logging.getLogger("lilt").handlers
+    assert len([h for h in handlers if getattr(h, "_lilt_debug", False)]) == 1
+    Configuration(debug=True)
+    assert len([h for h in handlers if getattr(h, "_lilt_debug", False)]) == 1
+
+
+def test_logger_file_replaces_its_handler_and_deepcopy_adds_none(tmp_path: Path) -> None:
+    """Defect 27: each assignment or deep copy added another FileHandler."""
+    package = logging.getLogger("lilt")
+    before = list(package.handlers)
+    config = Configuration()
+    config.logger_file = str(tmp_path / "a.log")
+    config.logger_file = str(tmp_path / "b.log")
+    copied = copy.deepcopy(config)
+    added = [h for h in package.handlers if h not in before]
+    assert len(added) == 1 and added[0].baseFilename.endswith("b.log")  # type: ignore[attr-defined]
+    assert copied.logger_file == config.logger_file
+    config.logger_file = None
+    assert package.handlers == before
+
+
+def test_get_default_is_one_instance_across_threads_and_copy_is_a_copy() -> None:
+    """Defect 25: unsynchronised lazy init; get_default_copy returned the shared instance."""
+    Configuration.set_default(None)
+    seen: list[Configuration] = []
+    threads = [threading.Thread(target=lambda: seen.append(Configuration.get_default())) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({id(c) for c in seen}) == 1
+    assert Configuration.get_default_copy() is not seen[0]
+    Configuration.set_default(None)
