@@ -97,3 +97,10 @@ def test_get_default_is_one_instance_across_threads_and_copy_is_a_copy() -> None
     assert len({id(c) for c in seen}) == 1
     assert Configuration.get_default_copy() is not seen[0]
     Configuration.set_default(None)
+
+
+def test_lilt_log_environment_variable_turns_on_debug(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LILT_LOG", "debug")
+    assert Configuration().debug is True
+    monkeypatch.setenv("LILT_LOG", "")
+    assert Configuration().debug is False

@@ -1,0 +1,60 @@
+"""Response handling without sockets: a canned urllib3 response through the pipeline."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import urllib3
+
+import lilt
+from lilt.rest import RESTResponse
+
+
+def _response(body: bytes, status: int = 200, **headers: str) -> RESTResponse:
+    raw = urllib3.HTTPResponse(body=body, status=status, headers=headers, preload_content=True)
+    response = RESTResponse(raw)
+    response.read()
+    return response
+
+
+def test_response_deserialize_requires_read() -> None:
+    raw = urllib3.HTTPResponse(body=b"{}", status=200, preload_content=False)
+    with lilt.ApiClient(lilt.Configuration()) as client, pytest.raises(lilt.ApiValueError, match="read"):
+        client.response_deserialize(RESTResponse(raw), {"200": "Error"})
+
+
+def test_generated_style_type_names_still_resolve() -> None:
+    with lilt.ApiClient(lilt.Configuration()) as client:
+        result = client.response_deserialize(
+            _response(b'[{"id": 1}]', **{"Content-Type": "application/json"}),
+            {"200": "List[GetPendingUploads200ResponseInner]"},
+        )
+        assert result.data[0].id == 1
+        assert client.deserialize('{"message": "m"}', "Error", "application/json").message == "m"
+        assert client.deserialize("plain", "str", "text/plain") == "plain"
+        with pytest.raises(lilt.ApiException, match="Unsupported content type"):
+            client.deserialize("x", "str", "application/xml")
+
+
+def test_downloaded_file_names_cannot_escape_the_temp_folder(tmp_path: Path) -> None:
+    """Defect 17: the server's Content-Disposition filename was joined unsanitised."""
+    config = lilt.Configuration()
+    config.temp_folder_path = str(tmp_path / "inbox")
+    os.mkdir(config.temp_folder_path)
+    response = _response(b"data", **{"Content-Disposition": 'attachment; filename="../../escape.txt"'})
+    with lilt.ApiClient(config) as client:
+        path = client.response_deserialize(response, {"200": "file"}).data
+    assert os.path.dirname(path) == config.temp_folder_path
+    assert Path(path).read_bytes() == b"data"
+    assert not (tmp_path / "escape.txt").exists()
+
+
+def test_only_the_lilt_package_is_shipped() -> None:
+    """Defect 14: the generated wheel also installed a top-level `workflow_tests` package."""
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    assert project["project"]["name"] == "lilt"
+    assert project["tool"]["setuptools"]["packages"]["find"]["include"] == ["lilt*"]
