@@ -1,0 +1,172 @@
+"""One measured upload in a fresh process, so its CPU time and peak RSS are its own.
+
+    python _transfer_worker.py KIND 'JSON OPTIONS'
+
+prints ``{"seconds": wall, "cpu": user+system seconds, "maxrss_mib": peak}``
+measured around the upload only (imports and setup excluded from time and CPU;
+peak RSS is the whole process's, which is what a user pays).
+
+Kinds:
+  lilt-sink, bare-sink   one file to the loopback MD5 sink (URLs made in-process)
+  lilt-api               files through a LILT API (the emulator), upload_files
+  boto3                  one file with boto3's upload_file straight to S3
+  sequential             files one by one: initiate, then PUT, no concurrency
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import resource
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
+from typing import Any, Callable
+
+
+def _measure(run: Callable[[], Any]) -> dict[str, float]:
+    start_wall = time.perf_counter()
+    start_cpu = time.process_time()
+    run()
+    cpu = time.process_time() - start_cpu
+    wall = time.perf_counter() - start_wall
+    maxrss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"seconds": wall, "cpu": cpu, "maxrss_mib": maxrss_kib / 1024}
+
+
+class SinkApi:
+    """The five UploadsApi calls, answered in-process with URLs on the sink."""
+
+    def __init__(self, sink: str) -> None:
+        self.sink = sink
+
+    def initiate_s3_upload(self, body: Any) -> Any:
+        bodies = body if isinstance(body, list) else [body]
+        out = [SimpleNamespace(url=f"{self.sink}/b/{b.filename}?X-Amz-Signature=s", key=b.filename,
+                               method="PUT") for b in bodies]
+        return out if isinstance(body, list) else out[0]
+
+    def initiate_multipart_upload(self, body: Any) -> Any:
+        bodies = body if isinstance(body, list) else [body]
+        out = [SimpleNamespace(upload_id="u", key=b.filename) for b in bodies]
+        return out if isinstance(body, list) else out[0]
+
+    def sign_upload_part(self, upload_id: str, part_number: int, s3_key: str, size: int) -> Any:
+        return SimpleNamespace(
+            url=f"{self.sink}/b/{s3_key}?uploadId={upload_id}&partNumber={part_number}"
+                f"&X-Amz-Signature=s",
+            method="PUT",
+        )
+
+    def complete_multipart_upload(self, upload_id: str, s3_key: str, body: Any) -> Any:
+        return SimpleNamespace(success=True, location=f"{self.sink}/b/{s3_key}")
+
+    def cancel_multipart_upload(self, upload_id: str, s3_key: str) -> Any:
+        return SimpleNamespace(success=True, message="")
+
+
+def lilt_sink(o: dict[str, Any]) -> Callable[[], Any]:
+    import lilt
+
+    config = lilt.TransferConfig(part_size=o["part_size"], concurrency=o["concurrency"],
+                                 checksum=o["checksum"], multipart_threshold=o["part_size"])
+    uploader = lilt.Uploader(SinkApi(o["sink"]), config)  # type: ignore[arg-type]
+    return lambda: uploader.upload_file(o["path"])
+
+
+def bare_sink(o: dict[str, Any]) -> Callable[[], Any]:
+    """What a careful user writes by hand: pread, MD5, urllib3 PUT, a thread pool."""
+    import urllib3
+
+    api = SinkApi(o["sink"])
+    part_size, concurrency = o["part_size"], o["concurrency"]
+    pool = urllib3.PoolManager(maxsize=concurrency + 1)
+
+    def run() -> None:
+        fd = os.open(o["path"], os.O_RDONLY)
+        size = os.fstat(fd).st_size
+        count = -(-size // part_size)
+
+        def put(number: int) -> str:
+            url = api.sign_upload_part("u", number, "k", 0).url
+            data = os.pread(fd, part_size, (number - 1) * part_size)
+            headers = {"Content-Type": "application/octet-stream"}
+            if o["checksum"]:
+                headers["Content-MD5"] = base64.b64encode(hashlib.md5(data).digest()).decode()
+            response = pool.request("PUT", url, body=data, headers=headers, retries=False)
+            assert response.status == 200
+            return str(response.headers["ETag"])
+
+        with ThreadPoolExecutor(concurrency) as pool_exec:
+            etags = list(pool_exec.map(put, range(1, count + 1)))
+        assert len(etags) == count
+        os.close(fd)
+
+    return run
+
+
+def lilt_api(o: dict[str, Any]) -> Callable[[], Any]:
+    import lilt
+
+    config = lilt.TransferConfig(part_size=o["part_size"], concurrency=o["concurrency"],
+                                 checksum=o["checksum"],
+                                 multipart_threshold=o.get("threshold", 16 * 1024**2))
+    client = lilt.ApiClient(lilt.Configuration(host=o["host"], username=o["key"],
+                                               password=o["key"]))
+    uploader = lilt.Uploader(client, config)
+    return lambda: uploader.upload_files(o["paths"])
+
+
+def boto3_upload(o: dict[str, Any]) -> Callable[[], Any]:
+    import boto3
+    from boto3.s3.transfer import TransferConfig
+    from botocore.config import Config
+
+    s3 = boto3.client(
+        "s3", endpoint_url=o["endpoint"], aws_access_key_id=o["access_key"],
+        aws_secret_access_key=o["secret_key"], region_name=o.get("region", "us-east-1"),
+        config=Config(s3={"addressing_style": "path"},
+                      max_pool_connections=o["concurrency"] + 2),
+    )
+    config = TransferConfig(multipart_threshold=o["part_size"], multipart_chunksize=o["part_size"],
+                            max_concurrency=o["concurrency"], use_threads=True)
+    return lambda: s3.upload_file(o["path"], o["bucket"], o["object_key"], Config=config)
+
+
+def sequential(o: dict[str, Any]) -> Callable[[], Any]:
+    """The loop a user writes without the uploader: initiate, PUT, next file."""
+    import urllib3
+
+    import lilt
+
+    client = lilt.ApiClient(lilt.Configuration(host=o["host"], username=o["key"],
+                                               password=o["key"]))
+    api = lilt.UploadsApi(client)
+    pool = urllib3.PoolManager()
+
+    def run() -> None:
+        for path in o["paths"]:
+            with open(path, "rb") as handle:
+                data = handle.read()
+            params = api.initiate_s3_upload(lilt.InitiateUploadBody(
+                filename=os.path.basename(path), type="application/octet-stream",
+                metadata=lilt.InitiateUploadBodyMetadata(size=len(data))))
+            response = pool.request(params.method or "PUT", params.url, body=data,
+                                    headers={"Content-Type": "application/octet-stream"})
+            assert response.status == 200, response.status
+
+    return run
+
+
+KINDS: dict[str, Callable[[dict[str, Any]], Callable[[], Any]]] = {
+    "lilt-sink": lilt_sink, "bare-sink": bare_sink, "lilt-api": lilt_api,
+    "boto3": boto3_upload, "sequential": sequential,
+}
+
+
+if __name__ == "__main__":
+    kind, options = sys.argv[1], json.loads(sys.argv[2])
+    print(json.dumps(_measure(KINDS[kind](options))))
