@@ -578,6 +578,28 @@ def test_stream_memory_is_bounded(fakes: Fakes) -> None:
     assert peak - kept <= (config.concurrency + 1) * config.part_size + 4 * MiB + 0 * data_size
 
 
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_file_memory_is_bounded_by_parts_in_flight(make_file: MakeFile, concurrency: int) -> None:
+    import tracemalloc
+
+    from transfer._transfer_fakes import FakeApi, FakeStorage
+
+    fakes = Fakes()
+    fakes.storage = FakeStorage(keep=False)
+    fakes.api = FakeApi(fakes.storage)
+    path = make_file(60 * MiB)
+    config = small_config(concurrency=concurrency)
+    tracemalloc.start()
+    try:
+        with fakes.uploader(config) as up:
+            up.upload_file(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    bound = (config.concurrency + 1) * config.part_size
+    assert peak <= bound + 2 * MiB, f"peak {peak / MiB:.1f} MiB > {bound / MiB:.0f} MiB"
+
+
 def test_stream_with_journal_is_refused(fakes: Fakes, tmp_path: Path) -> None:
     uploader = fakes.uploader(TransferConfig(journal=tmp_path / "j"))
     with uploader as up, pytest.raises(ValueError, match="journal needs a file path"):
