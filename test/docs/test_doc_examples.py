@@ -33,6 +33,7 @@ import pytest
 import urllib3.util.connection
 
 import lilt
+from lilt.exceptions import ApiConnectionError
 
 ROOT = Path(__file__).resolve().parents[2]
 API_KEY = "docs-test-key-7f3a"
@@ -288,7 +289,8 @@ def test_example_runs(example: Example, sandbox: FakeLilt) -> None:
     code = compile(example.code, example.name, "exec")
     namespace: dict[str, Any] = {"__name__": "__main__"}
     exec(code, namespace)
-    # Leaked sockets warn when collected: make that happen inside this test.
+    # What an example leaks (an open file, a socket) warns when collected:
+    # make that happen here, so the warning fails this test and not a later one.
     namespace.clear()
     gc.collect()
 
@@ -296,6 +298,14 @@ def test_example_runs(example: Example, sandbox: FakeLilt) -> None:
 def test_examples_were_found() -> None:
     pages = {e.path.name for e in EXAMPLES}
     assert {"UploadsApi.md", "index.md", "migration.md"} <= pages
+
+
+def test_examples_cannot_leave_loopback(sandbox: FakeLilt) -> None:
+    config = lilt.Configuration(host="https://api.lilt.com", retries=0)
+    with lilt.ApiClient(config) as client, pytest.raises(
+        ApiConnectionError, match=re.escape("may only connect to 127.0.0.1")
+    ):
+        lilt.UploadsApi(client).get_pending_uploads()
 
 
 def test_extract_marks_no_run(tmp_path: Path) -> None:
