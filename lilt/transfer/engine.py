@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, field
 from functools import partial
+from itertools import islice
 from typing import Any, Callable, Optional, TypeVar, Union
 from urllib.parse import urlsplit, urlunsplit
 
@@ -276,7 +277,7 @@ class Transfer:
             return None
         job = self._blame = self._small.popleft()
         if job.single is None:
-            batch = [job, *[j for j in self._small if j.single is None][: MAX_BATCH - 1]]
+            batch = [job, *islice((j for j in self._small if j.single is None), MAX_BATCH - 1)]
             for each, signed in zip(batch, self.api.initiate_single([j.new for j in batch])):
                 each.single = signed
         job.all_submitted = True
@@ -312,10 +313,8 @@ class Transfer:
         return job, partial(self._put_part, job, spec, data)
 
     def _initiate_multipart(self, job: Job) -> None:
-        batch = [
-            job,
-            *[j for j in self._large if j.target is None and j is not job][: MAX_BATCH - 1],
-        ]
+        waiting = (j for j in self._large if j.target is None and j is not job)
+        batch = [job, *islice(waiting, MAX_BATCH - 1)]
         for each, target in zip(batch, self.api.initiate_multipart([j.new for j in batch])):
             each.target = target
             if self.journal is not None and isinstance(each, FileJob):
