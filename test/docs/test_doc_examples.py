@@ -300,6 +300,42 @@ def test_examples_were_found() -> None:
     assert {"UploadsApi.md", "index.md", "migration.md"} <= pages
 
 
+_LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def _anchors(page: Path) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens."""
+    anchors = set()
+    for line in page.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#"):
+            title = line.lstrip("#").strip().lower().replace("`", "")
+            anchors.add(re.sub(r"[^\w\- ]", "", title).replace(" ", "-"))
+    return anchors
+
+
+def test_relative_links_resolve() -> None:
+    """Links between pages and to headings resolve.
+
+    A page that does not exist yet (guides are written by several people) is
+    reported as a skip rather than a failure; a link to a missing heading fails.
+    """
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    broken, missing = [], set()
+    for page in pages:
+        for target in _LINK.findall(page.read_text(encoding="utf-8")):
+            if "://" in target or target.startswith("mailto:"):
+                continue
+            path, _, anchor = target.partition("#")
+            resolved = (page.parent / path).resolve() if path else page
+            if not resolved.exists():
+                missing.add(str(resolved.relative_to(ROOT)))
+            elif anchor and resolved.suffix == ".md" and anchor not in _anchors(resolved):
+                broken.append(f"{page.name}: {target}")
+    assert not broken, "links to missing headings:\n" + "\n".join(broken)
+    if missing:
+        pytest.skip(f"linked pages not written yet: {', '.join(sorted(missing))}")
+
+
 def test_examples_cannot_leave_loopback(sandbox: FakeLilt) -> None:
     config = lilt.Configuration(host="https://api.lilt.com", retries=0)
     with lilt.ApiClient(config) as client, pytest.raises(
