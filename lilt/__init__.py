@@ -45,6 +45,7 @@ _LAZY: dict[str, str] = {
     "InitiateUploadBody": "lilt.models.initiate_upload_body",
     "InitiateUploadBodyMetadata": "lilt.models.initiate_upload_body_metadata",
     "SignUploadPart200Response": "lilt.models.sign_upload_part200_response",
+    "RetryPolicy": "lilt._retry",
     # the managed uploader
     "upload_file": "lilt.transfer",
     "upload_files": "lilt.transfer",
@@ -71,6 +72,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from lilt._retry import RetryPolicy as RetryPolicy
     from lilt.api.uploads_api import UploadsApi as UploadsApi
     from lilt.api_client import ApiClient as ApiClient
     from lilt.api_response import ApiResponse as ApiResponse

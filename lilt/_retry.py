@@ -126,6 +126,7 @@ class RetryPolicy:
             raise_on_redirect=False,
             respect_retry_after_header=True,
             longest_wait=self.max_retry_after,
+            budget=self.budget,
         )
 
 
@@ -139,14 +140,25 @@ class LiltRetry(Retry):
 
     RETRY_AFTER_STATUS_CODES = frozenset({413, 429, 503})
 
-    def __init__(self, *args: Any, longest_wait: float = 120.0, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        longest_wait: float = 120.0,
+        budget: Optional[float] = None,
+        started: Optional[float] = None,
+        **kwargs: Any,
+    ) -> None:
         # Not urllib3's own ``retry_after_max`` (2.7+ only, and it clamps the
         # wait where we want to stop waiting and report).
         self.longest_wait = longest_wait
+        self.budget = budget
+        self.started = started
         super().__init__(*args, **kwargs)
 
     def new(self, **kw: Any) -> Self:
         kw.setdefault("longest_wait", self.longest_wait)
+        kw.setdefault("budget", self.budget)
+        kw.setdefault("started", self.started)
         return super().new(**kw)
 
     def get_retry_after(self, response: Any) -> Optional[float]:
@@ -169,10 +181,19 @@ class LiltRetry(Retry):
         _pool: Any = None,
         _stacktrace: Any = None,
     ) -> Self:
+        now = time.monotonic()
+        spent = now - self.started if self.started is not None else 0.0
+        if self.budget is not None and spent > self.budget:
+            raise MaxRetryError(_pool, url, error or ResponseError("retry time budget spent"))
         if response is not None and response.status in self.RETRY_AFTER_STATUS_CODES:
             hint = self.get_retry_after(response)
             if hint is not None and hint > self.longest_wait:
                 # Too long to wait inside one call: hand the response to the caller.
                 reason = ResponseError(f"server asks to wait {hint:.0f} s")
                 raise MaxRetryError(_pool, url, reason)
-        return super().increment(method, url, response, error, _pool, _stacktrace)
+        new = super().increment(method, url, response, error, _pool, _stacktrace)
+        if new.started is None:
+            # The clock starts at the first failure: retrying stops once the
+            # budget is spent after it.
+            new.started = now
+        return new

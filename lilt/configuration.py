@@ -202,7 +202,7 @@ class Configuration:
         debug: Optional[bool] = None,
     ) -> None:
         env = os.environ
-        if host is None and env.get("LILT_API_HOST"):
+        if host is None and server_index is None and env.get("LILT_API_HOST"):
             host = env["LILT_API_HOST"]
         env_key = env.get("LILT_API_KEY")
         if env_key and username is None and password is None and not api_key:
@@ -476,4 +476,8 @@ class Configuration:
         if self.retries is False or self.retries == 0:
             # No retries, but still map connection failures (not raw errors).
             return urllib3.Retry(0, redirect=5, raise_on_redirect=False, raise_on_status=False)
+        if isinstance(self.retries, urllib3.Retry) and self.retries.raise_on_status:
+            # Hand the last error response back so it raises its own status class
+            # (ServiceException, RateLimitError...) instead of a bare MaxRetryError.
+            return self.retries.new(raise_on_status=False)
         return self.retries

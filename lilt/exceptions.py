@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, Optional
 
 from urllib3 import exceptions as _u3
 
-from lilt._redact import redact_text
+from lilt._redact import redact_headers, redact_text
 
 if TYPE_CHECKING:
     from lilt.models.error import Error
@@ -182,7 +182,8 @@ class ApiException(OpenApiException):
     def __str__(self) -> str:
         error_message = f"({self.status})\nReason: {self.reason}\n"
         if self.headers:
-            error_message += f"HTTP response headers: {self.headers}\n"
+            headers = type(self.headers)(redact_headers(self.headers))
+            error_message += f"HTTP response headers: {headers}\n"
         if self.data or self.body:
             error_message += f"HTTP response body: {self.data or self.body}\n"
         return redact_text(error_message)

@@ -146,7 +146,6 @@ class RESTClientObject:
             pool_args["socket_options"] = configuration.socket_options
         if configuration.connection_pool_maxsize is not None:
             pool_args["maxsize"] = configuration.connection_pool_maxsize
-        self.default_timeout = to_timeout(configuration.timeout)
 
         self.pool_manager: urllib3.PoolManager
         if configuration.proxy:
@@ -187,7 +186,7 @@ class RESTClientObject:
         if post_params and body:
             raise ApiValueError("body parameter cannot be used with post_params parameter.")
         headers = headers or {}
-        timeout = to_timeout(_request_timeout) or self.default_timeout
+        timeout = to_timeout(_request_timeout) or to_timeout(self.configuration.timeout)
         kwargs = self._body_arguments(method, headers, body, post_params)
         started = time.perf_counter()
         try:

@@ -160,3 +160,4 @@ def test_uploads_api_uses_the_default_client_when_given_none() -> None:
     finally:
         lilt.ApiClient.get_default().close()
         lilt.ApiClient.set_default(None)
+        lilt.Configuration.set_default(None)

@@ -194,7 +194,7 @@ def test_the_default_timeout_applies_when_the_call_sets_none(
 ) -> None:
     """Defect 24: without _request_timeout the generated client waited forever."""
     api = make_api(retries=0)
-    api.api_client.rest_client.default_timeout = urllib3.Timeout(connect=1.0, read=0.2)
+    api.api_client.configuration.timeout = urllib3.Timeout(connect=1.0, read=0.2)
     server.queue(Reply(200, {"id": 1}, delay=1.0))
     with pytest.raises(exc.ApiTimeoutError) as caught:
         api.get_upload_by_id(1)
@@ -240,3 +240,27 @@ def test_request_log_line_is_redacted(
     assert lines == [lines[0]]
     assert lines[0].startswith("GET /v2/upload -> 200")
     assert all("TOPSECRETKEY" not in r.getMessage() for r in caplog.records)
+
+
+def test_retry_budget_bounds_the_time_spent_retrying(server: RecordingServer, make_api: MakeApi) -> None:
+    policy = lilt.RetryPolicy(attempts=50, backoff_base=0.05, backoff_cap=0.05, budget=0.3)
+    server.queue(*[Reply(503, {"message": "busy"}) for _ in range(50)])
+    with pytest.raises(exc.ServiceException):
+        make_api(retries=policy).get_upload_by_id(1)
+    assert 2 <= len(server.requests) < 50
+
+
+def test_a_users_urllib3_retry_still_raises_the_status_class(server: RecordingServer, make_api: MakeApi) -> None:
+    server.queue(*[Reply(503, {"message": "busy"}) for _ in range(3)])
+    retry = urllib3.Retry(total=2, status_forcelist=[503], backoff_factor=0)
+    with pytest.raises(exc.ServiceException) as caught:
+        make_api(retries=retry).get_upload_by_id(1)
+    assert caught.value.status == 503 and len(server.requests) == 3
+
+
+def test_response_headers_in_messages_are_redacted(server: RecordingServer, make_api: MakeApi) -> None:
+    server.queue(Reply(400, {"message": "no"}, {"Set-Cookie": "session=SESSIONSECRET123"}))
+    with pytest.raises(exc.BadRequestException) as caught:
+        make_api().get_upload_by_id(1)
+    assert "SESSIONSECRET123" not in str(caught.value)
+    assert caught.value.headers["Set-Cookie"] == "session=SESSIONSECRET123"

@@ -104,3 +104,8 @@ def test_lilt_log_environment_variable_turns_on_debug(monkeypatch: pytest.Monkey
     assert Configuration().debug is True
     monkeypatch.setenv("LILT_LOG", "")
     assert Configuration().debug is False
+
+
+def test_environment_host_does_not_override_an_explicit_server_index(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LILT_API_HOST", "http://127.0.0.1:1")
+    assert Configuration(server_index=0).host == DEFAULT_HOST
