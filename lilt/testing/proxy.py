@@ -482,7 +482,13 @@ def _wants_close(headers: Sequence[tuple[str, str]]) -> bool:
 class _Link:
     """One client connection, its upstream connection, and the requests in flight."""
 
-    def __init__(self, number: int, client: socket.socket, upstream: socket.socket) -> None:
+    def __init__(
+        self,
+        number: int,
+        client: socket.socket,
+        upstream: socket.socket,
+        on_closed: Callable[[_Link], None],
+    ) -> None:
         self.number = number
         self.client = client
         self.upstream = upstream
@@ -490,8 +496,14 @@ class _Link:
         self.state = threading.Condition()
         self.in_flight: deque[RequestRecord] = deque()
         self.closed = False
+        # The two pump threads. Only the last one out closes the sockets: a
+        # socket closed under a thread blocked in recv() frees its descriptor
+        # number for reuse while that thread may still wait on it.
+        self.users = 2
+        self._on_closed = on_closed
 
     def _finish(self, reset: bool) -> None:
+        """Wake both pump threads and send FIN (or arm the RST sent on close)."""
         with self.state:
             if self.closed:
                 return
@@ -500,23 +512,34 @@ class _Link:
         for sock in (self.client, self.upstream):
             try:
                 if reset:
-                    # RST instead of FIN. SHUT_RD first wakes a thread blocked
-                    # in recv() on this socket without sending anything.
+                    # RST instead of FIN when closed. SHUT_RD wakes a thread
+                    # blocked in recv() on this socket without sending anything.
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     sock.shutdown(socket.SHUT_RD)
                 else:
                     sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-            sock.close()
 
     def reset(self) -> None:
-        """Close both connections with a TCP reset."""
+        """End both connections with a TCP reset."""
         self._finish(reset=True)
 
     def close(self) -> None:
-        """Close both connections in an orderly way (FIN)."""
+        """End both connections in an orderly way (FIN)."""
         self._finish(reset=False)
+
+    def release(self) -> None:
+        """A pump thread is done; the last one closes the sockets."""
+        with self.state:
+            self.users -= 1
+            last = self.users == 0
+        if not last:
+            return
+        self.close()  # a no-op when already reset or closed
+        self.client.close()
+        self.upstream.close()
+        self._on_closed(self)
 
 
 class FaultProxy:
@@ -588,10 +611,10 @@ class FaultProxy:
         """Stop accepting, close every connection (waking any stall) and join the threads."""
         self._stopping.set()
         with contextlib.suppress(OSError):
-            self._listener.shutdown(socket.SHUT_RDWR)
-        self._listener.close()
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes accept()
         if self._started:
             self._acceptor.join(timeout=10)
+        self._listener.close()
         with self._lock:
             links = list(self._links.values())
         for link in links:
@@ -770,12 +793,15 @@ class FaultProxy:
             return
         client.settimeout(self.idle_timeout)
         upstream.settimeout(self.idle_timeout)
-        link = _Link(number, client, upstream)
+        link = _Link(number, client, upstream, self._forget)
         with self._lock:
-            if self._stopping.is_set():
-                link.close()
-                return
-            self._links[number] = link
+            stopping = self._stopping.is_set()
+            if not stopping:
+                self._links[number] = link
+        if stopping:
+            client.close()
+            upstream.close()
+            return
         self._spawn(self._pump_responses, link)
         try:
             self._pump_requests(link)
@@ -784,8 +810,11 @@ class FaultProxy:
         except OSError:
             link.reset()
         finally:
-            with self._lock:
-                self._links.pop(number, None)
+            link.release()
+
+    def _forget(self, link: _Link) -> None:
+        with self._lock:
+            self._links.pop(link.number, None)
 
     def _decide(self, record: RequestRecord) -> Optional[Fault]:
         with self._lock:
@@ -830,11 +859,13 @@ class FaultProxy:
 
             with link.state:
                 link.in_flight.append(record)
-            link.upstream.sendall(head)
             if kind is FaultKind.RESET_BEFORE_BODY:
+                # Counted first: a request without a body may be answered at
+                # once, and the response side then resets the link itself.
                 self._count(FaultKind.RESET_BEFORE_BODY)
-                link.reset()
-                return
+                link.upstream.sendall(head)
+                raise _Stop(kind.value)
+            link.upstream.sendall(head)
             outlet = _Outlet(self, link.upstream, fault if kind in _REQUEST_SIDE else None)
             try:
                 for data in reader.body(framing):
@@ -867,13 +898,13 @@ class FaultProxy:
         try:
             while self._forward_response(link, reader):
                 pass
+            link.close()
         except _Stop as stop:
             link.reset() if stop.reset else link.close()
-            return
         except OSError:
             link.reset()
-            return
-        link.close()
+        finally:
+            link.release()
 
     def _forward_response(self, link: _Link, reader: _Reader) -> bool:
         """Forward one response; False when the connection is over."""
@@ -894,6 +925,8 @@ class FaultProxy:
         if kind is FaultKind.DROP_RESPONSE:
             self._count(FaultKind.DROP_RESPONSE)
             return False
+        if kind is FaultKind.RESET_BEFORE_BODY:
+            raise _Stop(kind.value)  # the client must see the reset, never this response
         if kind is FaultKind.STALL and fault is not None and fault.after == 0:
             self._count(FaultKind.STALL)
             self._wait(fault.seconds)
