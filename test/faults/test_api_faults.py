@@ -17,7 +17,6 @@ from faults.helpers import TOTALS, Reply, Seen, Upstream, closed_port
 from urllib3.exceptions import MaxRetryError, ProtocolError
 
 import lilt
-from lilt._retry import RetryPolicy
 from lilt.exceptions import (
     ApiConnectionError,
     ApiException,
@@ -30,7 +29,7 @@ from lilt.testing.proxy import Fault, FaultProxy
 
 KEY = "k3y-Secret-0123456789"
 #: the default policy's shape with millisecond waits, so the tests stay fast
-FAST = RetryPolicy(
+FAST = lilt.RetryPolicy(
     attempts=4, backoff_base=0.01, backoff_cap=0.02, statuses=frozenset({429, 502, 503, 504})
 )
 UPLOAD = {"id": 7, "filename": "a.txt", "status": "uploaded",
@@ -265,11 +264,21 @@ def test_get_stalled_every_time_is_a_timeout(
 def test_configuration_timeout_applies(make_api: MakeApi, proxy: FaultProxy) -> None:
     proxy.inject(Fault.stall(10), times=100)
     api = make_api(retries=0)
-    api.api_client.configuration.timeout = (5, 0.2)
-    # the pool reads the timeout when the client is made
-    api.api_client.rest_client.default_timeout = urllib3.Timeout(connect=5, read=0.2)
+    api.api_client.configuration.timeout = (5, 0.2)  # read at every call
     with pytest.raises(ApiTimeoutError):
         api.get_upload_by_id(7)
+
+
+def test_the_time_budget_ends_retrying_before_the_attempts_run_out(
+    make_api: MakeApi, proxy: FaultProxy, server: Upstream
+) -> None:
+    # Every attempt takes at least its 0.2 s read timeout, so 50 attempts
+    # would need 10 s; the 0.5 s budget stops the retries long before.
+    policy = lilt.RetryPolicy(attempts=50, backoff_base=0.01, backoff_cap=0.01, budget=0.5)
+    proxy.inject(Fault.stall(10), times=100)
+    with pytest.raises(ApiTimeoutError):
+        make_api(retries=policy).get_upload_by_id(7, _request_timeout=(5, 0.2))
+    assert 2 <= len(server.seen) <= 10
 
 
 # -- statuses: 429, 5xx ---------------------------------------------------------------
