@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -81,3 +83,85 @@ def test_python_dash_m_lilt_runs_the_command() -> None:
     out = subprocess.run([sys.executable, "-m", "lilt", "--version"], capture_output=True,
                          text=True, check=True)
     assert out.stdout.startswith("lilt ")
+
+
+# --- against the emulator ---------------------------------------------------------------
+
+
+@pytest.fixture
+def emulator_env(lilt_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    for name, value in lilt_emulator.env.items():
+        monkeypatch.setenv(name, value)
+    return lilt_emulator
+
+
+@pytest.mark.storage
+def test_upload_json_and_uploads_commands(emulator_env: Any, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    small = tmp_path / "a.txt"
+    small.write_bytes(b"hello")
+    big = tmp_path / "b.bin"
+    big.write_bytes(os.urandom(6 * 1024**2))
+    code = cli.main(["upload", str(small), str(big), "--json", "--threshold", "5MiB",
+                     "--part-size", "5MiB", "--label", "x", "--category", "docs"])
+    assert code == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["ok"] is True
+    first, second = document["results"]
+    assert (first["size"], first["multipart"], second["multipart"], second["part_count"]) == (
+        5, False, True, 2)
+    assert emulator_env.read_object(first["key"]) == b"hello"
+    assert emulator_env.read_object(second["key"]) == big.read_bytes()
+
+    assert cli.main(["uploads", "list", "--statuses", "uploaded", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert {u["filename"] for u in listed} >= {"a.txt", "b.bin"}
+    assert cli.main(["uploads", "show", str(listed[0]["id"])]) == 0
+    assert "filename" in capsys.readouterr().out
+    assert cli.main(["uploads", "show", "999999"]) == 1
+    assert "404" in capsys.readouterr().err
+
+    api = emulator_env  # start a multipart upload by hand and cancel it from the shell
+    import lilt
+
+    config = lilt.Configuration(host=api.base_url, username=api.api_key, password=api.api_key)
+    with lilt.ApiClient(config) as client:
+        started = lilt.UploadsApi(client).initiate_multipart_upload(
+            lilt.InitiateMultipartUploadBody(filename="c.zip", type="application/zip"))
+    assert len(api.list_multipart_uploads()) == 1
+    assert cli.main(["uploads", "cancel", started.upload_id, started.key]) == 0
+    assert "cancelled" in capsys.readouterr().out
+    assert api.list_multipart_uploads() == []
+
+
+@pytest.mark.storage
+def test_human_output_and_journal(emulator_env: Any, tmp_path: Path,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "c.bin"
+    path.write_bytes(os.urandom(1000))
+    journal = tmp_path / "j"
+    assert cli.main(["upload", str(path), "--journal", str(journal)]) == 0
+    out = capsys.readouterr().out
+    assert f"uploaded {path} -> " in out and "1 file," in out
+    assert cli.main(["upload", str(path), "--journal", str(journal)]) == 0  # nothing to send
+    assert len(emulator_env.requests("initiate_s3_upload")) == 1
+
+
+@pytest.mark.storage
+def test_wrong_key_exits_1(emulator_env: Any, tmp_path: Path,
+                           capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "d.bin"
+    path.write_bytes(b"x")
+    assert cli.main(["upload", str(path), "--api-key", "wrong"]) == 1
+    assert "401" in capsys.readouterr().err
+
+
+@pytest.mark.storage
+@pytest.mark.slow
+def test_demo_verifies_what_it_uploaded(capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(["demo", "--size", "17MiB", "--part-size", "5MiB", "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    summary = json.loads(captured.out)
+    assert summary["verified"] is True and summary["parts"] == 4
+    assert summary["size"] == 17 * 1024**2
