@@ -144,6 +144,7 @@ class EmulatorApp:
         self.backend.requests.append(ApiRequest(
             method=request.method,
             path=request.path,
+            target=_target(request),
             query=tuple(request.args.items(multi=True)),
             headers=tuple(request.headers.items()),
             body=body,
@@ -156,6 +157,8 @@ class EmulatorApp:
     def _dispatch(self, request: Request, body: bytes, exchange: _Exchange) -> Response:
         adapter = _ROUTES.bind_to_environ(request.environ)
         try:
+            if _target(request).startswith("//"):  # werkzeug's server folds `//x` into `/x`
+                raise NotFound()
             operation, args = adapter.match()
         except NotFound:
             raise ApiError(404, f"no such route: {request.method} {request.path}") from None
@@ -168,8 +171,8 @@ class EmulatorApp:
         fault = self.backend.faults.decide(exchange.operation)
         if fault is not None:
             exchange.fault = fault.kind
-            if fault.delay:
-                self.backend.stopping.wait(fault.delay)  # cut short when the emulator stops
+            if fault.delay and self.backend.stopping.wait(fault.delay):
+                raise ApiError(503, "the emulator is stopping")  # the delay was cut short
             if fault.status is not None:
                 return _json(fault.status, {"message": fault.message}, fault.headers)
         handler: Callable[[_Call], Any] = getattr(self, f"_op_{operation}")
@@ -323,6 +326,12 @@ class EmulatorApp:
         return record
 
 
+def _target(request: Request) -> str:
+    """The request target exactly as sent (path and query, still percent-encoded)."""
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    return str(raw) if raw else request.full_path
+
+
 def _basic_matches(header: str, key: bytes) -> bool:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "basic":
@@ -340,7 +349,19 @@ def _basic_matches(header: str, key: bytes) -> bool:
 
 class QuietRequestHandler(WSGIRequestHandler):
     """werkzeug's handler without its access log on stderr (the emulator keeps its own
-    request log); its remaining messages go to the ``lilt.testing`` logger at debug level."""
+    request log); its remaining messages go to the ``lilt.testing`` logger at debug level.
+
+    It also keeps the request target exactly as sent: ``http.server`` folds a
+    leading ``//`` into ``/`` before werkzeug sees it, which would hide a
+    client's doubled slash from the emulator.
+    """
+
+    def make_environ(self) -> Any:
+        environ = super().make_environ()
+        words = self.requestline.split()
+        if len(words) == 3:
+            environ["RAW_URI"] = environ["REQUEST_URI"] = words[1]
+        return environ
 
     def log_request(self, code: Any = "-", size: Any = "-") -> None:
         pass

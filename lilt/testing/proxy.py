@@ -22,6 +22,9 @@ The faults (:class:`FaultKind`): what the proxy does, and what the client sees.
     resets the connection as soon as the request head arrives; nothing goes
     upstream (:meth:`FaultProxy.refuse_connections` resets at accept time).
     The client sees its connection reset.
+``delay``
+    holds the whole request ``seconds`` before forwarding its first byte, as
+    a congested network would; e.g. to let a presigned URL expire on the way.
 ``reset_before_body`` / ``reset_mid_body``
     forwards the request head (and ``after`` body bytes), then resets both
     sides. The client sees a reset while sending; the server an incomplete request.
@@ -89,6 +92,7 @@ class FaultKind(str, enum.Enum):
     """The faults a :class:`FaultProxy` can inject (see the module docstring)."""
 
     REFUSE = "refuse"
+    DELAY = "delay"
     RESET_BEFORE_BODY = "reset_before_body"
     RESET_MID_BODY = "reset_mid_body"
     STALL_BODY = "stall_body"
@@ -147,6 +151,11 @@ class Fault:
     def refuse(cls) -> Fault:
         """Reset the connection as soon as the request head arrives; nothing goes upstream."""
         return cls(FaultKind.REFUSE)
+
+    @classmethod
+    def delay(cls, seconds: float) -> Fault:
+        """Hold the request ``seconds`` before forwarding any of it, then forward it whole."""
+        return cls(FaultKind.DELAY, seconds=seconds)
 
     @classmethod
     def reset_before_body(cls) -> Fault:
@@ -857,6 +866,10 @@ class FaultProxy:
                     raise _Stop("connection: close", reset=False)
                 continue
 
+            if kind is FaultKind.DELAY:
+                assert fault is not None
+                self._count(FaultKind.DELAY)
+                self._wait(fault.seconds)
             with link.state:
                 link.in_flight.append(record)
             if kind is FaultKind.RESET_BEFORE_BODY:

@@ -116,14 +116,17 @@ class RecordStore:
 class ApiRequest:
     """One request the emulator's API received, as it arrived, and its answer's status.
 
-    ``path`` is decoded; ``query`` keeps every pair in order (repeated names
-    too); ``headers`` keeps names as sent. ``operation`` is the route's name
-    (see :data:`lilt.testing.faults.OPERATIONS`), None for an unknown route.
+    ``target`` is the request target as sent (path and query, still
+    percent-encoded); ``path`` is decoded; ``query`` keeps every decoded pair
+    in order (repeated names too); ``headers`` keeps names as sent.
+    ``operation`` is the route's name (see :data:`lilt.testing.faults.OPERATIONS`),
+    None for an unknown route.
     ``fault`` names the injected fault's kind, if one was.
     """
 
     method: str
     path: str
+    target: str
     query: tuple[tuple[str, str], ...]
     headers: tuple[tuple[str, str], ...]
     body: bytes
