@@ -5,9 +5,11 @@ calling thread orchestrates; worker threads do the I/O:
 
 * The calling thread picks the next task, alternating between the next small
   file (one PUT) and the next part of the current large file, so small files
-  keep flowing while a large one uploads. It initiates uploads lazily in
-  batches of up to 100 per request (one batch per kind), and reads stream
-  parts (a stream must be read in order).
+  keep flowing while a large one uploads. Uploads are initiated lazily in
+  batches of up to 100 per request: small files' batches as pool tasks, ahead
+  of need, so workers never wait for that round trip; large files' in the
+  calling thread while earlier parts upload. It also reads stream parts (a
+  stream must be read in order).
 * At most ``concurrency + 1`` tasks are submitted at a time. Each part task
   signs its part, reads it with ``os.pread``, hashes it once and PUTs it; so
   while one worker uploads part N, another is already signing part N+1, and
@@ -196,7 +198,13 @@ class _Completed:
     location: Optional[str]
 
 
-Outcome = Union[_PartDone, _SingleDone, _Completed]
+@dataclass(frozen=True)
+class _Initiated:
+    jobs: tuple[Job, ...]
+    signed: tuple[SignedUrl, ...]
+
+
+Outcome = Union[_PartDone, _SingleDone, _Completed, _Initiated]
 
 
 # --- the transfer -------------------------------------------------------------
@@ -226,7 +234,9 @@ class Transfer:
         self.cancel = threading.Event()
         self.deadline = clock() + config.time_budget if config.time_budget else None
         self._window = config.concurrency + 1
-        self._small: collections.deque[Job] = collections.deque()
+        self._small: collections.deque[Job] = collections.deque()  # not yet initiated
+        self._ready: collections.deque[Job] = collections.deque()  # initiated, not started
+        self._initiating = False
         self._large: collections.deque[Job] = collections.deque()
         self._to_complete: collections.deque[Job] = collections.deque()
         self._in_flight: dict[Future[Outcome], Job] = {}
@@ -273,13 +283,16 @@ class Transfer:
         return first() or second()
 
     def _next_small(self) -> Optional[tuple[Job, Callable[[], Outcome]]]:
-        if not self._small:
+        if not self._initiating and self._small and len(self._ready) <= MAX_BATCH // 2:
+            # Initiate the next batch on the pool while the ready files upload, so
+            # the workers never wait for an initiate round trip.
+            batch = tuple(self._small.popleft() for _ in range(min(MAX_BATCH, len(self._small))))
+            self._initiating = True
+            self._blame = batch[0]
+            return batch[0], partial(self._initiate_singles, batch)
+        if not self._ready:
             return None
-        job = self._blame = self._small.popleft()
-        if job.single is None:
-            batch = [job, *islice((j for j in self._small if j.single is None), MAX_BATCH - 1)]
-            for each, signed in zip(batch, self.api.initiate_single([j.new for j in batch])):
-                each.single = signed
+        job = self._blame = self._ready.popleft()
         job.all_submitted = True
         return job, partial(self._put_single, job)
 
@@ -330,6 +343,10 @@ class Transfer:
                 )
 
     # --- tasks (worker threads) ------------------------------------------------
+
+    def _initiate_singles(self, batch: tuple[Job, ...]) -> _Initiated:
+        self._check_cancelled()
+        return _Initiated(batch, tuple(self.api.initiate_single([j.new for j in batch])))
 
     def _put_part(self, job: Job, spec: PartSpec, data: Optional[Buffer]) -> _PartDone:
         self._check_cancelled()
@@ -413,7 +430,13 @@ class Transfer:
             md5=md5,
             deadline=self.deadline,
             cancel=self.cancel,
-            on_sent=lambda n: self.progress.sent(job.index, spec.number, n),
+            # Without a callback, count parts when acknowledged and send each body
+            # in one piece: no per-chunk bookkeeping on the hot path.
+            on_sent=(
+                (lambda n: self.progress.sent(job.index, spec.number, n))
+                if self.config.progress is not None
+                else None
+            ),
         ).etag
 
     def _check_cancelled(self) -> None:
@@ -432,6 +455,11 @@ class Transfer:
                 job.md5s[outcome.part.number] = outcome.md5
             if job.all_submitted and job.in_flight == 0:
                 self._to_complete.appendleft(job)
+        elif isinstance(outcome, _Initiated):
+            self._initiating = False
+            for each, signed in zip(outcome.jobs, outcome.signed):
+                each.single = signed
+            self._ready.extend(outcome.jobs)
         elif isinstance(outcome, _SingleDone):
             job.single, job.etag = outcome.signed, outcome.put_etag
             if outcome.md5 is not None:
