@@ -26,6 +26,7 @@ import binascii
 import dataclasses
 import datetime
 import hmac
+import http
 import json
 import logging
 import threading
@@ -111,7 +112,11 @@ class _Call:
 
 
 def _json(status: int, payload: Any, headers: Iterable[tuple[str, str]] = ()) -> Response:
-    return Response(json.dumps(payload, separators=(",", ":")), status,
+    try:  # "Not Found" as servers say it, not werkzeug's "NOT FOUND"
+        line: Any = f"{status} {http.HTTPStatus(status).phrase}"
+    except ValueError:
+        line = status
+    return Response(json.dumps(payload, separators=(",", ":")), line,
                     headers=list(headers), mimetype="application/json")
 
 
