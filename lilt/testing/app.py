@@ -51,7 +51,7 @@ from lilt.testing.records import (
 from lilt.testing.s3 import Bucket, S3Error, StorageUnavailable
 from lilt.testing.wire import ApiError, InitiateItem
 
-__all__ = ["Backend", "EmulatorApp", "QuietRequestHandler"]
+__all__ = ["Backend", "EmulatorApp", "QuietRequestHandler", "refresh"]
 
 logger = logging.getLogger("lilt.testing")
 
@@ -214,7 +214,7 @@ class EmulatorApp:
         for record in self.backend.records.all():
             if ids is not None and record.id not in ids:
                 continue
-            record = self.refresh(record)
+            record = refresh(self.backend, record)
             if statuses is None or record.status.value in statuses:
                 found.append(record.to_wire())
         return found
@@ -224,7 +224,7 @@ class EmulatorApp:
         record = self.backend.records.get(record_id)
         if record is None:
             raise ApiError(404, f"no upload with id {record_id}")
-        return self.refresh(record).to_wire()
+        return refresh(self.backend, record).to_wire()
 
     def _op_params(self, call: _Call) -> Any:
         return self._start_single(wire.initiate_item_from_query(call.request.args))
@@ -320,15 +320,19 @@ class EmulatorApp:
             raise ApiError(400, f"s3Key {key!r} is not the key of multipart upload {upload_id!r}")
         return record
 
-    def refresh(self, record: UploadRecord) -> UploadRecord:
-        """A pending single upload becomes ``uploaded`` once its object is in storage."""
-        if (
-            record.kind == "single"
-            and record.status is UploadStatus.PENDING
-            and self.backend.bucket.head(record.key) is not None
-        ):
-            return self.backend.records.set_status(record.id, UploadStatus.UPLOADED)
-        return record
+def refresh(backend: Backend, record: UploadRecord) -> UploadRecord:
+    """A pending single upload becomes ``uploaded`` once its object is in storage.
+
+    Nothing tells the emulator when a client's PUT to storage finishes, so it
+    looks (a HEAD) whenever the record is read.
+    """
+    if (
+        record.kind == "single"
+        and record.status is UploadStatus.PENDING
+        and backend.bucket.head(record.key) is not None
+    ):
+        return backend.records.set_status(record.id, UploadStatus.UPLOADED)
+    return record
 
 
 def _target(request: Request) -> str:

@@ -26,7 +26,7 @@ from typing import Any, Optional
 
 from werkzeug.serving import make_server
 
-from lilt.testing.app import Backend, EmulatorApp, QuietRequestHandler
+from lilt.testing.app import Backend, EmulatorApp, QuietRequestHandler, refresh
 from lilt.testing.faults import FaultPlan, operation_names
 from lilt.testing.presign import Presigner
 from lilt.testing.records import ApiRequest, RecordStore, RequestLog, UploadRecord
@@ -204,15 +204,15 @@ class Emulator:
 
     def uploads(self) -> list[UploadRecord]:
         """Every upload record, by id, with single uploads' status brought up to date."""
-        app = EmulatorApp(self._running())
-        return [app.refresh(record) for record in self._records.all()]
+        backend = self._running()
+        return [refresh(backend, record) for record in self._records.all()]
 
     def upload(self, upload_id: int) -> UploadRecord:
         """One upload record (KeyError if there is none)."""
         record = self._records.get(upload_id)
         if record is None:
             raise KeyError(upload_id)
-        return EmulatorApp(self._running()).refresh(record)
+        return refresh(self._running(), record)
 
     def requests(self, *operations: str) -> list[ApiRequest]:
         """The API requests received so far, oldest first; only ``operations`` if named."""

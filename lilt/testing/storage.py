@@ -36,10 +36,11 @@ import sys
 import tempfile
 import threading
 import time
-import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Optional
+
+from lilt.testing._supervisor import remove_stale_sockets
 
 __all__ = ["S3Endpoint", "SeaweedFS", "StorageStartError", "WeedNotFoundError", "find_weed"]
 
@@ -160,7 +161,8 @@ def pick_ports(rng: Optional[random.Random] = None) -> Ports:
     raise StorageStartError("could not find 5 free port pairs on 127.0.0.1")
 
 
-_running: weakref.WeakSet[SeaweedFS] = weakref.WeakSet()
+# Strong references: a server nobody holds any more must still be stopped at exit.
+_running: set[SeaweedFS] = set()
 
 
 @atexit.register
@@ -236,7 +238,8 @@ class SeaweedFS:
             supervisor, self._supervisor = self._supervisor, None
             self._endpoint = None
             if supervisor is not None:
-                self._finish(supervisor)
+                assert self.directory is not None and self.ports is not None
+                self._finish(supervisor, self.directory, self.ports)
             self.pid = None
 
     def __enter__(self) -> SeaweedFS:
@@ -278,13 +281,13 @@ class SeaweedFS:
             raise
         status = _StatusLines(supervisor)
         try:
-            line = status.next(timeout=10.0)
+            line = status.next(timeout=self.startup_timeout)
             if not line.startswith("pid "):
                 raise StorageStartError(f"could not run {binary}: {line or 'no answer'}")
             self.pid = int(line.split()[1])
             self._wait_ready(status, ports.s3, log)
         except BaseException:
-            self._finish(supervisor)  # the supervisor removes the directory
+            self._finish(supervisor, directory, ports)
             self.pid = None
             raise
         self._supervisor = supervisor
@@ -310,7 +313,7 @@ class SeaweedFS:
                 )
             time.sleep(0.02)
 
-    def _finish(self, supervisor: subprocess.Popen[bytes]) -> None:
+    def _finish(self, supervisor: subprocess.Popen[bytes], directory: Path, ports: Ports) -> None:
         """Close the supervisor's stdin (its signal to stop and clean up) and wait for it."""
         assert supervisor.stdin is not None and supervisor.stdout is not None
         with contextlib.suppress(OSError):
@@ -323,9 +326,9 @@ class SeaweedFS:
             if self.pid is not None:
                 with contextlib.suppress(OSError):
                     os.killpg(self.pid, signal.SIGKILL)
+            shutil.rmtree(directory, ignore_errors=True)
+            remove_stale_sockets(ports.all())
         supervisor.stdout.close()
-        if self.directory is not None:
-            shutil.rmtree(self.directory, ignore_errors=True)
 
 
 class _PortClash(StorageStartError):
@@ -408,8 +411,3 @@ def _tail(path: Path, lines: int = 30) -> str:
     except OSError:
         return "(no log)"
     return "\n".join(text.splitlines()[-lines:])
-
-
-def running_servers() -> Iterator[SeaweedFS]:
-    """The servers this process started and has not stopped yet."""
-    return iter(list(_running))

@@ -23,7 +23,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Optional
 
-from lilt.testing.records import UploadMetadata, UploadStatus
+from lilt.testing.records import UploadMetadata
 
 __all__ = ["MAX_BULK", "ApiError", "InitiateItem"]
 
@@ -228,9 +228,6 @@ def status_filter(text: Optional[str]) -> Optional[set[str]]:
     if not text:
         return None
     return {x.strip() for x in text.split(",") if x.strip()}
-
-
-STATUSES = frozenset(s.value for s in UploadStatus)
 
 
 def object_key(record_id: int, filename: str) -> str:
