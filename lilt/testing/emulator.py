@@ -215,7 +215,8 @@ class Emulator:
         return refresh(self._running(), record)
 
     def requests(self, *operations: str) -> list[ApiRequest]:
-        """The API requests received so far, oldest first; only ``operations`` if named."""
+        """The API requests received so far (the latest 10,000), oldest first; only
+        ``operations`` if named (operation names or the SDK's method names)."""
         return self._requests.snapshot(operation_names(operations) if operations else None)
 
     def clear_requests(self) -> None:

@@ -13,6 +13,7 @@ import datetime
 import enum
 import json
 import threading
+from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal, Optional
 
@@ -149,11 +150,12 @@ class ApiRequest:
 
 
 class RequestLog:
-    """Thread-safe, append-only list of :class:`ApiRequest`."""
+    """Thread-safe, append-only log of :class:`ApiRequest`, keeping the latest ``limit``
+    (so an emulator left running for days does not grow without bound)."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = 10_000) -> None:
         self._lock = threading.Lock()
-        self._entries: list[ApiRequest] = []
+        self._entries: deque[ApiRequest] = deque(maxlen=limit)
 
     def append(self, entry: ApiRequest) -> None:
         with self._lock:
