@@ -44,10 +44,13 @@ def retry_after_seconds(
             continue
         except ValueError:
             pass
-        parsed = email.utils.parsedate_tz(text)
-        if parsed is not None:
-            moment = email.utils.mktime_tz(parsed)
-            hints.append(max(0.0, moment - (time.time() if now is None else now)))
+        try:
+            parsed = email.utils.parsedate_tz(text)
+            if parsed is not None:
+                moment = email.utils.mktime_tz(parsed)
+                hints.append(max(0.0, moment - (time.time() if now is None else now)))
+        except (ValueError, OverflowError):
+            continue  # a date no clock can reach is no hint
     return max(hints) if hints else None
 
 

@@ -297,7 +297,7 @@ class ApiClient:
             if content_type is not None and not _JSON_MIME.match(content_type):
                 raise ValueError(f"content type {content_type!r} is not JSON")
             return _adapter(_resolve(response_type)).validate_json(raw)
-        except (ValueError, ValidationError) as exc:
+        except (ValueError, ValidationError, RecursionError) as exc:
             raise ResponseDecodeError(
                 http_resp=response_data,
                 reason=f"Response body is not a valid {type_name}: {_first_line(exc)}",

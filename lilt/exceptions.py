@@ -199,7 +199,7 @@ def _parse_error_body(body: Optional[str]) -> Optional[Error]:
         return None
     try:
         parsed = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(parsed, dict) or not isinstance(parsed.get("message"), (str, type(None))):
         return None

@@ -66,15 +66,20 @@ def is_socks_proxy_url(url: Optional[str]) -> bool:
 class RESTResponse(io.IOBase):
     """A urllib3 response whose body is read on demand and then cached in ``data``."""
 
-    def __init__(self, resp: urllib3.BaseHTTPResponse) -> None:
+    def __init__(self, resp: urllib3.BaseHTTPResponse, url: str = "") -> None:
         self.response = resp
         self.status = resp.status
         self.reason = resp.reason
         self.data: Optional[bytes] = None
+        self._url = url
 
     def read(self) -> bytes:
+        """The whole body; a connection that fails mid-body raises a lilt exception."""
         if self.data is None:
-            self.data = self.response.data
+            try:
+                self.data = self.response.data
+            except (u3.HTTPError, OSError) as exc:
+                raise map_urllib3_error(exc, self._url) from exc
         return self.data
 
     def getheaders(self) -> urllib3.HTTPHeaderDict:
@@ -206,7 +211,7 @@ class RESTClientObject:
         if logger.isEnabledFor(logging.DEBUG):
             elapsed = (time.perf_counter() - started) * 1000
             logger.debug("%s %s -> %s (%.1f ms)", method, _path_of(url), response.status, elapsed)
-        return RESTResponse(response)
+        return RESTResponse(response, url)
 
     @staticmethod
     def _body_arguments(

@@ -43,7 +43,11 @@ class LiltModel(BaseModel):
     @classmethod
     def from_json(cls, json_str: str) -> Optional[Self]:
         """Create an instance of the model from a JSON string"""
-        return cls.from_dict(json.loads(json_str))
+        try:
+            parsed = json.loads(json_str)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+        return cls.from_dict(parsed)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the dictionary representation of the model using alias.
