@@ -206,6 +206,7 @@ class SeaweedFS:
         self.attempts = attempts
         self._lock = threading.Lock()
         self._supervisor: Optional[subprocess.Popen[bytes]] = None
+        self._status: Optional[_StatusLines] = None
         self._endpoint: Optional[S3Endpoint] = None
         self.pid: Optional[int] = None
         self.ports: Optional[Ports] = None
@@ -238,8 +239,8 @@ class SeaweedFS:
             supervisor, self._supervisor = self._supervisor, None
             self._endpoint = None
             if supervisor is not None:
-                assert self.directory is not None and self.ports is not None
-                self._finish(supervisor, self.directory, self.ports)
+                assert self._status and self.directory is not None and self.ports is not None
+                self._finish(supervisor, self._status, self.directory, self.ports)
             self.pid = None
 
     def __enter__(self) -> SeaweedFS:
@@ -287,10 +288,10 @@ class SeaweedFS:
             self.pid = int(line.split()[1])
             self._wait_ready(status, ports.s3, log)
         except BaseException:
-            self._finish(supervisor, directory, ports)
+            self._finish(supervisor, status, directory, ports)
             self.pid = None
             raise
-        self._supervisor = supervisor
+        self._supervisor, self._status = supervisor, status
         self.ports, self.directory = ports, directory
         self._endpoint = S3Endpoint(f"http://{_LOOPBACK}:{ports.s3}", access_key, secret_key)
         return self._endpoint
@@ -313,19 +314,24 @@ class SeaweedFS:
                 )
             time.sleep(0.02)
 
-    def _finish(self, supervisor: subprocess.Popen[bytes], directory: Path, ports: Ports) -> None:
+    def _finish(
+        self, supervisor: subprocess.Popen[bytes], status: _StatusLines, directory: Path,
+        ports: Ports,
+    ) -> None:
         """Close the supervisor's stdin (its signal to stop and clean up) and wait for it."""
         assert supervisor.stdin is not None and supervisor.stdout is not None
         with contextlib.suppress(OSError):
             supervisor.stdin.close()
         try:
             supervisor.wait(self.stop_timeout + 10.0)
-        except subprocess.TimeoutExpired:  # should not happen; do its job here
+        except subprocess.TimeoutExpired:
             supervisor.kill()
             supervisor.wait()
+        if not status.saw("stopped"):  # killed or hung before cleaning up: do its job here
             if self.pid is not None:
                 with contextlib.suppress(OSError):
                     os.killpg(self.pid, signal.SIGKILL)
+                _wait_gone(self.pid, 5.0)  # its sockets close only when it is gone
             shutil.rmtree(directory, ignore_errors=True)
             remove_stale_sockets(ports.all())
         supervisor.stdout.close()
@@ -391,6 +397,35 @@ class _StatusLines:
             self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
         return line.decode("utf-8", "replace").strip()
+
+    def saw(self, word: str, timeout: float = 2.0) -> bool:
+        """Whether a line still to be read starts with ``word`` (reads to the end of the
+        stream, which comes as soon as the supervisor has exited)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            line = self.next(timeout=max(0.0, deadline - time.monotonic()))
+            if line.startswith(word):
+                return True
+            if (self.closed and not self._buffer) or time.monotonic() >= deadline:
+                return False
+
+
+def _wait_gone(pid: int, timeout: float) -> None:
+    """Wait until process ``pid`` no longer exists (or is a zombie), at most ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as stat:
+                if stat.read().rsplit(b")", 1)[-1].split()[0] == b"Z":
+                    return
+        except FileNotFoundError:
+            return
+        except OSError:  # no /proc: fall back to signal 0
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+        time.sleep(0.02)
 
 
 def _answers_http(port: int) -> bool:

@@ -267,3 +267,21 @@ def test_endpoint_from_env() -> None:
     assert "s" not in repr(endpoint).replace("access_key", "").replace("us-east", "").replace("S3Endpoint", "")
     with pytest.raises(ValueError, match="LILT_TEST_S3_SECRET_KEY"):
         S3Endpoint.from_env({"LILT_TEST_S3_ENDPOINT": "http://h:1", "LILT_TEST_S3_ACCESS_KEY": "a"})
+
+
+def test_stop_cleans_up_even_if_the_supervisor_was_killed() -> None:
+    server = SeaweedFS()
+    server.start()
+    pid, ports, directory = server.pid, server.ports, server.directory
+    assert pid is not None and ports is not None and directory is not None
+    supervisor = psutil.Process(pid).parent()
+    assert supervisor is not None
+    supervisor.kill()
+    assert _eventually(lambda: _gone(supervisor.pid))
+    assert not _gone(pid)  # the server outlived its supervisor
+
+    server.stop()
+
+    assert _gone(pid)
+    assert not directory.exists()
+    assert _leftovers(ports.all()) == []
