@@ -11,14 +11,17 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import socket
 import ssl
 import threading
+import traceback
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Optional, Union
+from urllib.parse import quote
 
 
 @dataclass(frozen=True)
@@ -199,6 +202,7 @@ class Totals:
     uploads: int = 0
     bytes_verified: int = 0
     losses: int = 0
+    notes: dict[str, int] = field(default_factory=dict)
 
     def add_faults(self, counts: dict[str, int]) -> None:
         for kind, count in counts.items():
@@ -212,7 +216,49 @@ class Totals:
         yield f"uploads verified: {self.uploads}"
         yield f"bytes verified: {self.bytes_verified}"
         yield f"losses: {self.losses}"
+        for name in sorted(self.notes):
+            yield f"{name}: {self.notes[name]}"
+
+    def note(self, name: str, count: int = 1) -> None:
+        self.notes[name] = self.notes.get(name, 0) + count
 
 
 #: one instance for the whole session (the tests add to it; conftest prints it)
 TOTALS = Totals()
+
+
+class Capture(logging.Handler):
+    """Every record, fully formatted, arguments and tracebacks included."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@dataclass
+class Readable:
+    """What the suite produced that a user could read, and the secrets it used."""
+
+    logs: Capture = field(default_factory=Capture)
+    errors: list[str] = field(default_factory=list)
+    secrets: set[str] = field(default_factory=set)
+    tests: int = 0
+
+    def error(self, exc: BaseException) -> None:
+        self.errors.append("\n".join([
+            str(exc), repr(exc),
+            "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+        ]))
+
+    def secret(self, *values: str) -> None:
+        for value in values:
+            if value:
+                self.secrets.update({value, quote(value, safe=""), quote(value)})
+
+
+#: everything the fault suite logged or raised; test_zz_suite checks it for secrets
+SEEN = Readable()

@@ -136,6 +136,15 @@ def test_reset_mid_body_after_exactly_n_bytes(
     assert proxy.counts == {"reset_mid_body": 1}
 
 
+def test_delay_holds_the_whole_request_then_forwards_it(
+    proxy: FaultProxy, upstream: Upstream, http: urllib3.PoolManager
+) -> None:
+    proxy.inject(Fault.delay(0.2))
+    response = http.request("PUT", f"{proxy.url}/part", body=BODY)
+    assert response.json()["sha256"] == digest(BODY)
+    assert proxy.counts == {"delay": 1}
+
+
 def test_a_fault_past_the_end_of_the_body_never_happens(
     proxy: FaultProxy, upstream: Upstream, http: urllib3.PoolManager
 ) -> None:

@@ -1,0 +1,276 @@
+"""The managed uploader under faults: nothing lost, nothing left behind, nothing leaked.
+
+Real SeaweedFS storage, the LILT emulator, and a fault proxy in front of
+storage (the emulator writes the proxy's address into its presigned URLs).
+Every test ends with :meth:`Rig.verify`: each object read back equals its
+source (SHA-256), no multipart upload is pending, there is no extra or
+duplicate object, and progress ended at exactly the file size. The rig's
+teardown checks that no LILT credential reached the storage host.
+
+All randomness is seeded; every fault is bounded in count, every stall in time.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from faults.helpers import TOTALS
+from faults.rig import PART, MiB, Rig
+
+import lilt
+from lilt.exceptions import TransferError
+from lilt.testing.faults import ApiFault
+from lilt.testing.proxy import Fault
+
+SINGLE_SIZE = MiB + 17
+MULTI_SIZE = 2 * PART + MiB + 5  # three parts: 5 MiB, 5 MiB, 1 MiB + 5
+PART_2 = r"[?&]partNumber=2(&|$)"
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 60) -> None:
+    """Poll until ``condition`` holds (bounded; not a timing assertion)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.005)
+
+
+def one_file(rig: Rig, kind: str, seed: int = 1) -> Path:
+    size = MULTI_SIZE if kind == "multipart" else SINGLE_SIZE
+    return rig.make_file(f"{kind}.bin", size, seed)
+
+
+# -- storage faults -------------------------------------------------------------------
+
+STORAGE_FAULTS = {
+    "refuse": Fault.refuse(),
+    "reset_before_body": Fault.reset_before_body(),
+    "reset_mid_body": Fault.reset_mid_body(after=300_000),
+    "stall_body": Fault.stall_body(10, after=200_000),  # longer than the storage timeouts
+    "stall": Fault.stall(10),
+    "drop_response": Fault.drop_response(),  # stored, but the answer is lost
+    "slow_down": Fault.slow_down(retry_after=0.05),
+    "internal_error": Fault.internal_error(),
+}
+
+
+@pytest.mark.parametrize("kind", ["single", "multipart"])
+@pytest.mark.parametrize("name", sorted(STORAGE_FAULTS))
+def test_storage_faults_are_retried(rig: Rig, kind: str, name: str) -> None:
+    fault = STORAGE_FAULTS[name]
+    path = one_file(rig, kind)
+    # twice on the same PUT: the one single PUT, or part 2 of 3 (mid-upload)
+    rig.proxy.inject(fault, method="PUT", path=PART_2 if kind == "multipart" else None, times=2)
+    results = rig.upload([path], storage_timeout=(2.0, 1.0))
+    rig.verify(results)
+    assert rig.proxy.counts[fault.kind.value] == 2
+    if kind == "multipart":
+        assert results[0].part_count == 3
+        assert results[0].checksums.etag_match is True
+
+
+# -- API faults (the emulator's knobs) ---------------------------------------------------
+
+API_FAULTS = {
+    "429-retry-after": ApiFault.rate_limited(retry_after="0.05"),
+    "429-ratelimit-reset": ApiFault.rate_limited(retry_after=None, reset=0.05),
+    "502": ApiFault.server_error(502),
+    "503": ApiFault.server_error(503, retry_after="0.05"),
+}
+OPERATIONS = {  # the operation, and the kind of upload that calls it
+    "initiate": "single",
+    "initiate_multipart": "multipart",
+    "sign": "multipart",
+    "complete": "multipart",
+}
+# The uploader's POSTs (initiate, complete) go through the API client, which
+# retries a POST only on 429 and refused connections; design.md section 3 wants
+# the uploader's API calls retried on 5xx too. Reported; strict so the fix shows.
+POST_5XX = pytest.mark.xfail(
+    strict=True, raises=TransferError,
+    reason="lilt.transfer._api.ApiOps does not retry 5xx on initiate/complete (POST)",
+)
+
+
+def api_cases() -> list[Any]:
+    cases = []
+    for operation, kind in OPERATIONS.items():
+        for name in API_FAULTS:
+            marks = [POST_5XX] if name in ("502", "503") and operation != "sign" else []
+            cases.append(pytest.param(operation, kind, name, marks=marks,
+                                      id=f"{operation}-{name}"))
+    return cases
+
+
+@pytest.mark.parametrize(("operation", "kind", "name"), api_cases())
+def test_api_faults_are_retried(rig_both: Rig, operation: str, kind: str, name: str) -> None:
+    rig = rig_both
+    fault = API_FAULTS[name]
+    path = one_file(rig, kind)
+    rig.emu.faults.inject(fault, operation=operation, times=2)
+    try:
+        results = rig.upload([path])
+    finally:
+        assert rig.emu.list_multipart_uploads() == []
+    rig.verify(results)
+    assert rig.emu.faults.counts[fault.kind] == 2
+
+
+FATAL = Fault.http_error(
+    400, '<?xml version="1.0"?><Error><Code>InvalidArgument</Code>'
+    "<Message>injected</Message></Error>", {"Content-Type": "application/xml"},
+)
+
+
+@pytest.mark.parametrize("name", ["429-retry-after", "503"])
+def test_abort_after_a_fatal_error_survives_api_faults_on_cancel(rig_both: Rig, name: str) -> None:
+    rig = rig_both
+    path = one_file(rig, "multipart")
+    rig.proxy.inject(FATAL, method="PUT", path=PART_2)
+    rig.emu.faults.inject(API_FAULTS[name], operation="cancel", times=2)
+    error = rig.expect_failure([path])
+    assert error.aborted is True
+    assert error.upload_id and error.key
+    assert error.file == str(path)
+    assert error.status == 400
+    assert 2 not in error.completed_parts
+    assert rig.emu.faults.counts[API_FAULTS[name].kind] == 2
+    assert rig.emu.list_multipart_uploads() == []
+    assert rig.emu.list_objects() == []
+
+
+# -- presigned URLs that expire on the way ----------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["single", "multipart"])
+def test_a_url_that_expires_between_signing_and_use_is_signed_again(
+    s3: Any, tmp_path: Path, kind: str
+) -> None:
+    rig = Rig(s3, tmp_path, "basic", url_lifetime=2)
+    try:
+        path = one_file(rig, kind)
+        # held 3.5 s on the way to storage: the 2 s signature has expired on arrival
+        rig.proxy.inject(Fault.delay(3.5), method="PUT",
+                         path=PART_2 if kind == "multipart" else None)
+        results = rig.upload([path], storage_timeout=(10.0, 10.0))  # wait for the answer
+        rig.verify(results)
+        statuses = [r.status for r in rig.proxy.requests if r.method == "PUT"]
+        assert 403 in statuses  # storage did refuse the expired URL ...
+        if kind == "multipart":  # ... and the part was signed again
+            signs = rig.emu.requests("sign")
+            assert len(signs) >= 4
+        else:  # ... and a single PUT was initiated again
+            assert len(rig.emu.requests("initiate")) == 2
+        rig.assert_no_credentials_reached_storage()
+    finally:
+        rig.close()
+
+
+# -- many files at once --------------------------------------------------------------------
+
+
+def test_a_batch_of_many_files_under_random_faults(rig_both: Rig) -> None:
+    rig = rig_both
+    sizes = random.Random(5)
+    paths = [rig.make_file(f"small-{n:02}.bin", sizes.randrange(0, 200_000), seed=n)
+             for n in range(40)]
+    paths += [rig.make_file(f"big-{n}.bin", MULTI_SIZE + n, seed=100 + n) for n in range(2)]
+    storage_menu = [
+        Fault.refuse(), Fault.reset_before_body(), Fault.reset_mid_body(after=1000),
+        Fault.stall(10), Fault.drop_response(), Fault.slow_down(retry_after=0.02),
+        Fault.internal_error(),
+    ]
+    rig.proxy.randomly(seed=11, rate=0.15, faults=storage_menu, limit=14, method="PUT")
+    api_menu = [ApiFault.rate_limited(retry_after="0.02"),
+                ApiFault.rate_limited(retry_after=None, reset=0.02)]
+    rig.emu.faults.randomly(seed=12, rate=0.25, faults=api_menu, limit=8)
+    rig.emu.faults.randomly(seed=13, rate=0.3, faults=[ApiFault.server_error(503)], limit=3,
+                            operation="sign")
+    # more attempts than API faults in all, so no call can run out of them
+    rig.api_retry = lilt.RetryPolicy(attempts=12, backoff_base=0.01, backoff_cap=0.02)
+    results = rig.upload(paths, concurrency=4, storage_timeout=(2.0, 1.0))
+    assert [r.path for r in results] == [str(p) for p in paths]
+    rig.verify(results)
+    assert sum(rig.proxy.counts.values()) >= 5
+    assert sum(rig.emu.faults.counts.values()) >= 3
+    # small files were initiated in bulk, not one request each
+    assert len(rig.emu.requests("initiate")) < len(paths) // 2
+
+
+# -- kill -9 in the middle, then resume from the journal --------------------------------------
+
+CONCURRENCY = 2
+PARTS = 6
+CHILD = """
+import sys
+import lilt
+
+path, journal, part_size, concurrency = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+config = lilt.TransferConfig(
+    journal=journal, part_size=part_size, multipart_threshold=part_size,
+    concurrency=concurrency,
+    retry=lilt.RetryPolicy(attempts=5, backoff_base=0.01, backoff_cap=0.05),
+)
+with lilt.ApiClient(lilt.Configuration()) as client:  # LILT_API_KEY, LILT_API_HOST
+    lilt.upload_file(path, client=client, config=config)
+"""
+
+
+def kill_and_resume(rig: Rig, seed: int) -> bool:
+    """One seeded run; True when the kill landed before the upload finished."""
+    rng = random.Random(1000 + seed)
+    size = (PARTS - 1) * PART + rng.randrange(1, PART)
+    path = rig.make_file(f"killed-{seed}.bin", size, seed)
+    journal = rig.tmp / f"killed-{seed}.journal"
+    # every part PUT pauses 0.5 s at a seeded point of its body, so kills land mid-upload
+    rig.proxy.inject(Fault.stall_body(0.5, after=rng.randrange(0, PART)), method="PUT",
+                     times=10_000)
+    kill_after = rng.randrange(1, PARTS)  # part PUTs storage has seen when the kill comes
+    first = len(rig.proxy.requests)
+
+    def puts() -> int:
+        return sum(r.method == "PUT" for r in rig.proxy.requests[first:])
+
+    env = {**os.environ, **rig.emu.env}
+    argv = [sys.executable, "-c", CHILD, str(path), str(journal), str(PART), str(CONCURRENCY)]
+    with subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE) as child:
+        try:
+            wait_for(lambda: puts() >= kill_after or child.poll() is not None)
+            time.sleep(rng.random() * 0.1)
+        finally:
+            child.kill()  # SIGKILL: no clean-up, no journal close, no abort
+            _, stderr = child.communicate(timeout=30)
+    killed = child.returncode == -9
+    assert killed or child.returncode == 0, stderr.decode(errors="replace")
+    rig.proxy.clear()
+
+    upload_id = next(u.upload_id for u in rig.emu.list_multipart_uploads()) if killed else None
+    results = rig.upload([path], journal=journal, concurrency=CONCURRENCY)
+    rig.verify(results)
+    if killed:
+        assert results[0].upload_id == upload_id  # the same upload, resumed
+    # Parts storage received more than once, across both processes: at most the
+    # parts in flight when the process died.
+    sent = Counter(r.query.get("partNumber") for r in rig.proxy.requests[first:]
+                   if r.method == "PUT")
+    twice = [n for n, count in sent.items() if count > 1]
+    assert len(twice) <= CONCURRENCY, sent
+    assert set(sent) == {str(n) for n in range(1, PARTS + 1)}
+    TOTALS.note("kill -9 runs")
+    TOTALS.note("kill -9 landed mid-upload", int(killed))
+    TOTALS.note("parts sent twice after kill -9", len(twice))
+    return killed
+
+
+def test_kill_9_at_random_points_then_resume(rig: Rig) -> None:
+    kills = [kill_and_resume(rig, seed) for seed in range(10)]
+    assert sum(kills) >= 8, f"only {sum(kills)} of 10 kills landed mid-upload"
