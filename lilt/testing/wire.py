@@ -10,7 +10,8 @@ The rules (LILT's documented shapes; contract sections 2.3 and 7):
 - initiate bodies: one object or a list of 1 to 100 objects, each with string
   ``filename`` and ``type`` (a MIME type) and an optional ``metadata`` object
   (``size`` integer >= 0, ``category``/``uuid`` strings, ``labels`` list of strings);
-- complete body: ``{"parts": [{"ETag": str, "PartNumber": 1..10000}, ...]}``;
+- complete body: ``{"parts": [{"ETag": str, "PartNumber": 1..10000}, ...]}``, part
+  numbers strictly ascending (as AWS S3 requires);
 - part numbers 1..10000; part ``size`` an integer 0..5 GiB;
 - ``ids``/``statuses`` filters and ``metadata.labels`` comma-separated.
 """
@@ -151,7 +152,7 @@ def complete_parts(payload: Any) -> list[tuple[int, str]]:
         raise ApiError(400, '"parts" must be a non-empty list')
     if len(parts) > MAX_PARTS:
         raise ApiError(400, f"too many parts: {len(parts)}; at most {MAX_PARTS}")
-    result = []
+    result: list[tuple[int, str]] = []
     for i, part in enumerate(parts):
         if not isinstance(part, dict):
             raise ApiError(400, f"parts[{i}] must be an object with ETag and PartNumber")
@@ -160,7 +161,12 @@ def complete_parts(payload: Any) -> list[tuple[int, str]]:
             raise ApiError(400, f"parts[{i}].ETag must be a non-empty string")
         if isinstance(number, bool) or not isinstance(number, int):
             raise ApiError(400, f"parts[{i}].PartNumber must be an integer")
-        result.append((_part_range(number, f"parts[{i}].PartNumber"), etag))
+        number = _part_range(number, f"parts[{i}].PartNumber")
+        # AWS S3 requires strictly ascending numbers; SeaweedFS lets repeats through
+        if result and number <= result[-1][0]:
+            raise ApiError(400, f"parts[{i}].PartNumber {number} does not follow "
+                                f"{result[-1][0]}: parts must be in ascending order, each once")
+        result.append((number, etag))
     return result
 
 

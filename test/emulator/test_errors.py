@@ -208,6 +208,8 @@ def test_bad_complete_requests(api: Api, lilt_emulator: Emulator) -> None:
         (key, {"parts": [{"ETag": "e", "PartNumber": 10001}]}, 400),
         (key, {"parts": [{"ETag": "e", "PartNumber": True}]}, 400),
         (key, [{"ETag": "e", "PartNumber": 1}], 400),
+        (key, {"parts": [{"ETag": "e", "PartNumber": 2}, {"ETag": "e", "PartNumber": 1}]}, 400),
+        (key, {"parts": [{"ETag": "e", "PartNumber": 1}, {"ETag": "e", "PartNumber": 1}]}, 400),
     ]
     for query, payload, status in cases:
         r = api.call("POST", path, query=query, payload=payload)
