@@ -62,6 +62,9 @@ __all__ = ["FileJob", "SerialExecutor", "StreamJob", "Transfer"]
 
 T = TypeVar("T")
 
+#: bodies up to this size are read into memory; larger ones go by sendfile
+_IN_MEMORY = 256 * 1024
+
 
 class SerialExecutor(Executor):
     """Runs each task at once in the calling thread: deterministic tests, no threads.
@@ -352,18 +355,22 @@ class Transfer:
         self._check_cancelled()
         assert job.target is not None
         signed = self.api.sign(job.target, spec.number, spec.length)
+        body: Any
         if data is None:
             assert isinstance(job, FileJob) and job.source is not None
-            data = job.source.read(spec)
-        md5 = hashlib.md5(data).digest() if self.config.checksum else None
+            body, md5 = self._file_body(job.source, spec)
+        else:
+            body, md5 = data, hashlib.md5(data).digest() if self.config.checksum else None
         for resign in range(self.config.max_resigns + 1):
             try:
-                etag = self._put(job, spec, signed, data, md5)
+                etag = self._put(job, spec, signed, body, md5)
                 break
             except SignatureRejected:
                 if resign == self.config.max_resigns:
                     raise
                 signed = self.api.sign(job.target, spec.number, spec.length)
+        if isinstance(job, FileJob) and job.source is not None:
+            job.source.check_unchanged()  # sent straight from the file: was it still the same?
         if not etag:
             raise StorageError(f"storage stored part {spec.number} but sent no ETag")
         part = UploadedPart(spec.number, etag)
@@ -383,13 +390,7 @@ class Transfer:
             job.prefetched.clear()
             md5 = hashlib.md5(body).digest() if self.config.checksum else None
         else:
-            source = job.open()
-            if spec.length <= self.config.part_size:
-                body = source.read(spec)
-                md5 = hashlib.md5(body).digest() if self.config.checksum else None
-            else:  # larger than a part: stream it rather than hold it (hashing reads it twice)
-                body = source.range(spec)
-                md5 = source.md5(spec) if self.config.checksum else None
+            body, md5 = self._file_body(job.open(), spec)
         try:
             for resign in range(self.config.max_resigns + 1):
                 try:
@@ -407,6 +408,20 @@ class Transfer:
                 job.close()
         self.progress.part_done(job.index, 1, spec.length)
         return _SingleDone(etag, md5, signed)
+
+    def _file_body(self, source: FileSource, spec: PartSpec) -> tuple[Any, Optional[bytes]]:
+        """A file range as a body, and its MD5 when checksums are on.
+
+        Small bodies are read once into memory. Larger ones are hashed 1 MiB
+        at a time and then sent by the kernel from the page cache (sendfile),
+        so a part is never held whole and never copied through Python; if the
+        file changed in between, storage rejects the body (Content-MD5) and the
+        modification-time check after the PUT says why.
+        """
+        if spec.length <= _IN_MEMORY:
+            data = source.read(spec)
+            return data, hashlib.md5(data).digest() if self.config.checksum else None
+        return source.range(spec), source.md5(spec) if self.config.checksum else None
 
     def _complete(self, job: Job) -> _Completed:
         self._check_cancelled()

@@ -23,8 +23,10 @@ Failures are sorted three ways:
 from __future__ import annotations
 
 import base64
+import os
 import random as _random
 import re
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -34,9 +36,12 @@ from urllib.parse import parse_qsl, urlsplit
 
 import urllib3
 from urllib3 import exceptions as u3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from lilt._redact import redact_url
 from lilt._retry import RetryPolicy, retry_after_seconds
+from lilt.transfer.source import FileRegion
 
 __all__ = ["PutResult", "SignatureRejected", "StorageClient", "StorageError", "TransferCancelled"]
 
@@ -44,11 +49,11 @@ Buffer = Union[bytes, bytearray, memoryview]
 
 
 class StreamedBody(Protocol):
-    """A body too large to hold in memory: its length, and fresh chunks for every attempt."""
+    """A body not held in memory: its length, and fresh chunks for every attempt."""
 
     def __len__(self) -> int: ...
 
-    def chunks(self) -> Iterator[Buffer]: ...
+    def chunks(self, size: Optional[int] = None) -> Iterator[FileRegion]: ...
 
 
 Body = Union[Buffer, StreamedBody]
@@ -72,6 +77,7 @@ _TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     u3.TimeoutError,  # connect and read timeouts, refused connections
     u3.ProtocolError,  # resets, broken pipes, remote disconnects
     ConnectionError,
+    TimeoutError,  # a socket timeout while sending a file region
 )
 _XML_FIELD = re.compile(r"<(Code|Message)>([^<]*)</\1>")
 
@@ -137,6 +143,61 @@ def check_presigned_url(url: str) -> None:
             )
 
 
+# --- connections that send file regions with sendfile ----------------------------------
+
+
+def send_region(sock: Any, region: FileRegion) -> None:
+    """Send ``region`` on ``sock``: kernel to kernel where possible, else 1 MiB blocks."""
+    if isinstance(sock, ssl.SSLSocket) or not hasattr(os, "sendfile"):
+        region.seek(region.offset)
+        while block := region.read(1024 * 1024):
+            sock.sendall(block)
+        return
+    # socket.sendfile handles partial sends and the socket timeout; it moves our
+    # region's own position only, never the shared descriptor's
+    sock.sendfile(region, region.offset, region.length)
+
+
+class _SendfileMixin:
+    sock: Any
+
+    def send(self, data: Any) -> None:
+        if isinstance(data, FileRegion) and self.sock is not None:
+            send_region(self.sock, data)
+        else:
+            super().send(data)  # type: ignore[misc]
+
+
+class SendfileHTTPConnection(_SendfileMixin, HTTPConnection):
+    """urllib3's connection, sending :class:`FileRegion` body chunks with sendfile."""
+
+
+class SendfileHTTPSConnection(_SendfileMixin, HTTPSConnection):
+    """The TLS variant (regions are read in blocks: TLS needs the bytes in user space)."""
+
+
+class _SendfileHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = SendfileHTTPConnection
+
+
+class _SendfileHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = SendfileHTTPSConnection
+
+
+def storage_pool_manager(maxsize: int) -> urllib3.PoolManager:
+    """A PoolManager for storage hosts whose connections send file regions with sendfile.
+
+    Any other ``urllib3.PoolManager`` works too (regions are then read like
+    files); this one just saves copying every byte through Python.
+    """
+    manager = urllib3.PoolManager(num_pools=4, maxsize=maxsize, block=False, retries=False)
+    manager.pool_classes_by_scheme = {
+        "http": _SendfileHTTPConnectionPool,
+        "https": _SendfileHTTPSConnectionPool,
+    }
+    return manager
+
+
 class StorageClient:
     """Sends bodies to presigned URLs over keep-alive connections.
 
@@ -162,11 +223,7 @@ class StorageClient:
         self.retry = retry
         self._timeout = urllib3.Timeout(connect=timeout[0], read=timeout[1])
         self._owns_http = http is None
-        self.http = (
-            http
-            if http is not None
-            else urllib3.PoolManager(num_pools=4, maxsize=maxsize, block=False, retries=False)
-        )
+        self.http = http if http is not None else storage_pool_manager(maxsize)
         self._clock = clock
         self._sleep = sleep
         self._random = random
@@ -316,7 +373,9 @@ def _payload(body: Body, on_sent: Optional[Callable[[int], None]]) -> Any:
         if on_sent is None or not len(body):
             return body
         return _sliced(body, on_sent)
-    return _counted(body.chunks(), on_sent)
+    if on_sent is None:
+        return body.chunks()  # one region: one sendfile call for the whole part
+    return _counted(body.chunks(SEND_CHUNK), on_sent)
 
 
 def _sliced(body: Buffer, on_sent: Callable[[int], None]) -> Iterator[memoryview]:
@@ -330,12 +389,9 @@ def _sliced(body: Buffer, on_sent: Callable[[int], None]) -> Iterator[memoryview
             on_sent(sent)
 
 
-def _counted(
-    chunks: Iterator[Buffer], on_sent: Optional[Callable[[int], None]]
-) -> Iterator[Buffer]:
+def _counted(chunks: Iterator[FileRegion], on_sent: Callable[[int], None]) -> Iterator[FileRegion]:
     sent = 0
     for chunk in chunks:
         yield chunk
         sent += len(chunk)
-        if on_sent is not None:
-            on_sent(sent)
+        on_sent(sent)

@@ -92,8 +92,9 @@ class FakeStorage:
         else:  # hash as it arrives: hold nothing (the uploader's memory is under test)
             digest, length = hashlib.md5(), 0
             for chunk in [body] if isinstance(body, (bytes, bytearray)) else body:
-                digest.update(chunk)
-                length += len(chunk)
+                data = chunk if isinstance(chunk, (bytes, bytearray, memoryview)) else bytes(chunk)
+                digest.update(data)
+                length += len(data)
             data, md5 = b"", digest.digest()
         request = Request(method, url, dict(headers or {}), data)
         with self.lock:

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import io
 import json
+import os
 import threading
 from pathlib import Path
 
@@ -262,7 +263,12 @@ def test_file_source_reads_ranges_and_notices_changes(tmp_path: Path) -> None:
     path.write_bytes(bytes(range(256)) * 100)
     with FileSource(path) as source:
         assert source.read(PartSpec(2, 256, 10)) == bytes(range(10))
-        assert b"".join(source.range(PartSpec(1, 0, source.size)).chunks()) == path.read_bytes()
+        whole = PartSpec(1, 0, source.size)
+        assert b"".join(bytes(r) for r in source.range(whole).chunks()) == path.read_bytes()
+        regions = list(source.range(whole).chunks(10_000))
+        assert [len(r) for r in regions] == [10_000, 10_000, 5600]
+        regions[1].seek(regions[1].offset + 9_990)
+        assert regions[1].read() == path.read_bytes()[19_990:20_000] and regions[1].read(5) == b""
         assert source.md5(PartSpec(1, 0, 25600)) == hashlib.md5(path.read_bytes()).digest()
         with open(path, "ab") as handle:
             handle.write(b"!")
@@ -361,6 +367,35 @@ def test_cancel_interrupts_retry_waits() -> None:
         StorageClient(retry=RetryPolicy(), http=storage).put(  # type: ignore[arg-type]
             URL, b"x", cancel=cancel)
     assert storage.requests == []
+
+
+def test_file_regions_go_by_sendfile_over_real_sockets(tmp_path: Path) -> None:
+    import socket
+
+    from lilt.transfer.source import FileRegion
+    from lilt.transfer.storage import send_region
+
+    path = tmp_path / "f"
+    data = bytes(range(256)) * 4096
+    path.write_bytes(data)
+    fd = os.open(path, os.O_RDONLY)
+    left, right = socket.socketpair()
+    try:
+        right.settimeout(5)
+        left.settimeout(5)
+        region = FileRegion(fd, 1000, 500_000)
+        got = bytearray()
+        reader = threading.Thread(
+            target=lambda: [got.extend(right.recv(65536)) for _ in iter(lambda: len(got) < 500_000, False)])
+        reader.start()
+        send_region(left, region)
+        reader.join(5)
+        assert bytes(got) == data[1000:501_000]
+        assert os.lseek(fd, 0, os.SEEK_CUR) == 0  # the shared descriptor's position is untouched
+    finally:
+        left.close()
+        right.close()
+        os.close(fd)
 
 
 def test_empty_body_sends_only_its_length() -> None:
