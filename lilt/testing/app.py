@@ -320,6 +320,7 @@ class EmulatorApp:
             raise ApiError(400, f"s3Key {key!r} is not the key of multipart upload {upload_id!r}")
         return record
 
+
 def refresh(backend: Backend, record: UploadRecord) -> UploadRecord:
     """A pending single upload becomes ``uploaded`` once its object is in storage.
 
