@@ -288,16 +288,13 @@ def _cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def _cmd_emulator(args: argparse.Namespace) -> int:
-    import importlib
-
     try:
-        module = importlib.import_module("lilt.testing.__main__")
+        from lilt.testing.__main__ import main as emulator_main
     except ImportError as exc:
         raise UsageError(
             f"the emulator needs its extra: pip install 'lilt[emulator]' ({exc})"
         ) from None
-    code = module.main(list(args.args))
-    return int(code or 0)
+    return emulator_main(list(args.args))
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -48,7 +48,8 @@ class TransferConfig:
             5 MiB (S3's minimum for every part but the last). It grows
             automatically only when a file would need more than 10,000 parts.
         concurrency: parts and small files in flight at once, shared by every
-            file of a call. Peak memory is about ``(concurrency + 1) * part_size``.
+            file of a call. Peak memory is at most ``(concurrency + 1) * part_size``
+            (for files much less: parts are sent from the file, not held).
         retry: the retry policy for storage PUTs (attempts, backoff with full
             jitter, per-request budget); the same value type the API client uses.
         time_budget: seconds from the start of a call after which no further

@@ -11,10 +11,11 @@ calling thread orchestrates; worker threads do the I/O:
   calling thread while earlier parts upload. It also reads stream parts (a
   stream must be read in order).
 * At most ``concurrency + 1`` tasks are submitted at a time. Each part task
-  signs its part, reads it with ``os.pread``, hashes it once and PUTs it; so
-  while one worker uploads part N, another is already signing part N+1, and
-  only the parts in flight are ever in memory: peak memory is about
-  ``(concurrency + 1) * part_size`` whatever the file size.
+  signs its part, hashes it once (1 MiB at a time) and PUTs it straight from
+  the file; so while one worker uploads part N, another is already signing
+  part N+1. Only parts in flight occupy memory: at most
+  ``(concurrency + 1) * part_size`` whatever the file size (streams), and for
+  files about 1 MiB per part in flight, since their bytes go by ``sendfile``.
 * Any failure (or Ctrl-C) goes to :meth:`Transfer._fail`, the only place that
   stops the pool, waits for running tasks, aborts the multipart uploads still
   open (unless a journal keeps them for resuming) and raises.

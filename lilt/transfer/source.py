@@ -1,11 +1,14 @@
 """Where the bytes come from: positional reads from files, bounded reads from streams.
 
 Files are read with ``os.pread`` on one descriptor, so any number of worker
-threads read their own part without sharing a file position and nothing but
-the parts in flight is ever in memory. Every read also checks that the file
-still has the size and modification time it had when the upload was planned:
-a file that changes under an upload would otherwise be stored as a mixture of
-old and new bytes with every checksum agreeing.
+threads read their own part without sharing a file position. A part is
+hashed 1 MiB at a time and then sent as a :class:`FileRegion`, which storage
+connections hand to ``sendfile``: the bytes go from the page cache to the
+socket without being copied through Python or held whole. Every read also
+checks that the file still has the size and modification time it had when
+the upload was planned, and so does every PUT: a file that changes under an
+upload would otherwise be stored as a mixture of old and new bytes with every
+checksum agreeing.
 
 Streams (``upload_fileobj``) are read sequentially by one thread, a part at a
 time, so memory stays bounded even when the total size is unknown.
