@@ -100,10 +100,14 @@ def test_storage_is_cleaned_up_when_the_test_process_dies(tmp_path: Path) -> Non
         if child.stdout is not None:
             child.stdout.close()
 
-    assert _eventually(lambda: _gone(facts["pid"]))
-    assert _eventually(lambda: not Path(facts["directory"]).exists())
-    assert _eventually(lambda: not _leftovers(facts["ports"]))
-    assert not any(_port_open(p) for p in facts["ports"])
+    try:
+        assert _eventually(lambda: _gone(facts["pid"]))
+        assert _eventually(lambda: not Path(facts["directory"]).exists())
+        assert _eventually(lambda: not _leftovers(facts["ports"]))
+        assert not any(_port_open(p) for p in facts["ports"])
+    finally:  # if the supervisor failed at its job, do not leave the orphan behind
+        if not _gone(facts["pid"]):
+            os.killpg(facts["pid"], signal.SIGKILL)
 
 
 def test_missing_weed_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
