@@ -7,18 +7,27 @@ fields the upload cannot do without (a missing URL or upload id becomes a
 clear error instead of an ``AttributeError`` three calls later), and lets
 unit tests substitute any object with the same five ``UploadsApi`` methods.
 
-API retries (429, 5xx, connection errors) happen inside the API client,
-under the same :class:`~lilt._retry.RetryPolicy` type as storage PUTs.
+Retries: the API client retries what is safe for any caller (GETs and
+DELETEs on 5xx, every method on 429 and refused connections). The POSTs made
+here, initiate and complete, are also retried on 5xx and 408 under the
+uploader's :class:`~lilt._retry.RetryPolicy`: an upload is worth a possible
+duplicate initiation (a pending record nobody uses) rather than failing a
+transfer on one bad gateway.
 """
 
 from __future__ import annotations
 
+import random as _random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Protocol
+from typing import Any, Callable, Optional, Protocol, TypeVar
 
+from lilt._retry import RetryPolicy, retry_after_seconds
 from lilt.exceptions import ApiException
 from lilt.transfer.results import UploadedPart
+
+T = TypeVar("T")
 
 __all__ = ["ApiOps", "NewFile", "SignedUrl", "MultipartTarget", "UploadsApiLike"]
 
@@ -81,8 +90,42 @@ class ResponseShapeError(ApiException, ValueError):
 class ApiOps:
     """Initiate, sign, complete and cancel, over any ``UploadsApi``-like object."""
 
-    def __init__(self, api: UploadsApiLike) -> None:
+    def __init__(
+        self,
+        api: UploadsApiLike,
+        *,
+        retry: Optional[RetryPolicy] = None,
+        sleep: Callable[[float], None] = time.sleep,
+        random: Callable[[], float] = _random.random,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.api = api
+        self.retry = retry if retry is not None else RetryPolicy()
+        self._sleep = sleep
+        self._random = random
+        self._clock = clock
+
+    def _post(self, call: Callable[..., T], *args: Any) -> T:
+        """``call(*args)``, retried on 5xx/408 (the API client retries POSTs on 429 only)."""
+        started = self._clock()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return call(*args)
+            except ApiException as exc:
+                status = exc.status
+                if status is None or status == 429 or not self.retry.is_retryable_status(status):
+                    raise
+                delay = self.retry.wait(
+                    attempt, self._random, retry_after_seconds(exc.headers or {})
+                )
+                budget = self.retry.budget
+                if delay is None or (
+                    budget is not None and self._clock() + delay - started > budget
+                ):
+                    raise
+                self._sleep(delay)
 
     def initiate_single(self, files: Sequence[NewFile]) -> list[SignedUrl]:
         from lilt.models import InitiateUploadBody, InitiateUploadBodyMetadata
@@ -99,7 +142,7 @@ class ApiOps:
             )
             for f in files
         ]
-        answers = self._batch(self.api.initiate_s3_upload, bodies)
+        answers = self._batch(lambda b: self._post(self.api.initiate_s3_upload, b), bodies)
         return [
             SignedUrl(_field(a, "url"), _field(a, "method", "PUT").upper(), _field(a, "key"))
             for a in answers
@@ -120,7 +163,7 @@ class ApiOps:
             )
             for f in files
         ]
-        answers = self._batch(self.api.initiate_multipart_upload, bodies)
+        answers = self._batch(lambda b: self._post(self.api.initiate_multipart_upload, b), bodies)
         return [MultipartTarget(_field(a, "upload_id"), _field(a, "key")) for a in answers]
 
     def sign(self, target: MultipartTarget, number: int, size: int) -> SignedUrl:
@@ -137,7 +180,7 @@ class ApiOps:
                 for p in parts
             ]
         )
-        answer = self.api.complete_multipart_upload(target.upload_id, target.key, body)
+        answer = self._post(self.api.complete_multipart_upload, target.upload_id, target.key, body)
         if answer is not None and getattr(answer, "success", None) is False:
             raise ResponseShapeError(
                 f"complete_multipart_upload answered success=false for upload {target.upload_id}"

@@ -66,7 +66,13 @@ class Uploader:
         self.config = config if config is not None else TransferConfig()
         if not isinstance(self.config, TransferConfig):
             raise TypeError(f"config must be a TransferConfig, got {type(self.config).__name__}")
-        self._api = ApiOps(_uploads_api(client))
+        self._api = ApiOps(
+            _uploads_api(client),
+            retry=self.config.retry,
+            sleep=sleep or time.sleep,
+            random=random,
+            clock=clock,
+        )
         self._executor = executor
         self._owns_executor = executor is None
         self._clock = clock

@@ -12,6 +12,7 @@ import io
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from transfer._transfer_fakes import (
@@ -299,6 +300,36 @@ def test_every_open_upload_is_aborted(fakes: Fakes, make_file: MakeFile) -> None
         up.upload_files(paths)
     assert sorted(fakes.api.aborted) == ["mpu-1", "mpu-2", "mpu-3"]
     assert not fakes.api.open_uploads
+
+
+def test_initiate_and_complete_are_retried_on_5xx(fakes: Fakes, make_file: MakeFile) -> None:
+    from lilt.exceptions import BadRequestException
+
+    def flaky(call: Any, failures: list[Exception]) -> Any:
+        def wrapper(*args: Any) -> Any:
+            if failures:
+                raise failures.pop(0)
+            return call(*args)
+        return wrapper
+
+    api = fakes.api
+    api.initiate_s3_upload = flaky(  # type: ignore[method-assign]
+        api.initiate_s3_upload, [ServiceException(status=502), ServiceException(status=503)])
+    api.initiate_multipart_upload = flaky(  # type: ignore[method-assign]
+        api.initiate_multipart_upload, [ServiceException(status=500)])
+    api.complete_multipart_upload = flaky(  # type: ignore[method-assign]
+        api.complete_multipart_upload, [ServiceException(status=504)])
+    paths = [make_file(10), make_file(6 * MiB)]
+    with fakes.uploader(small_config()) as up:
+        results = up.upload_files(paths)
+    assert [stored(fakes, r) for r in results] == [p.read_bytes() for p in paths]
+    assert sorted(fakes.sleeps) == [0.5, 0.5, 0.5, 1.0]  # 2 for initiate, 1 each for the others
+
+    api.initiate_s3_upload = flaky(  # type: ignore[method-assign]
+        api.initiate_s3_upload, [BadRequestException(status=400)])
+    with fakes.uploader() as up, pytest.raises(TransferError) as caught:
+        up.upload_file(make_file(10))
+    assert caught.value.status == 400 and len(fakes.sleeps) == 4  # a 400 is not retried
 
 
 def test_api_failure_while_signing_aborts(fakes: Fakes, make_file: MakeFile) -> None:
