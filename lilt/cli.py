@@ -220,6 +220,11 @@ def _cmd_upload(args: argparse.Namespace) -> int:
         return _report_failure(args, exc)
     except KeyboardInterrupt:
         _close(progress)
+        if args.journal:
+            print(f"lilt: unfinished uploads are kept in {args.journal}; run the same command "
+                  f"to resume", file=sys.stderr)
+        else:
+            print("lilt: unfinished multipart uploads were aborted", file=sys.stderr)
         raise
     _close(progress)
     elapsed = time.monotonic() - started

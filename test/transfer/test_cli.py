@@ -165,3 +165,34 @@ def test_demo_verifies_what_it_uploaded(capsys: pytest.CaptureFixture[str]) -> N
     summary = json.loads(captured.out)
     assert summary["verified"] is True and summary["parts"] == 4
     assert summary["size"] == 17 * 1024**2
+
+
+@pytest.mark.storage
+def test_ctrl_c_exits_130_and_leaves_no_upload(emulator_env: Any, tmp_path: Path) -> None:
+    import signal
+    import time
+
+    from lilt.testing.proxy import Fault, FaultProxy
+
+    path = tmp_path / "big.bin"
+    path.write_bytes(os.urandom(16 * 1024**2))
+    host, port = emulator_env.storage.url.removeprefix("http://").rsplit(":", 1)
+    with FaultProxy((host, int(port))) as proxy:
+        emulator_env.presign_endpoint = proxy.url
+        # part 2's answer is held for 3 s: Ctrl-C lands while the upload is under way
+        proxy.inject(Fault.stall(3.0), method="PUT", path=r"partNumber=2", times=1)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "lilt", "upload", str(path), "--part-size", "5MiB",
+             "--threshold", "5MiB", "--concurrency", "1"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        deadline = time.monotonic() + 60
+        while not any("partNumber=2" in r.target for r in proxy.requests):
+            assert child.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=60)
+    assert child.returncode == 130, err
+    assert "interrupted" in err and "aborted" in err
+    assert emulator_env.list_multipart_uploads() == []
+    assert len(emulator_env.requests("cancel_multipart_upload")) == 1
