@@ -77,13 +77,10 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 @pytest.fixture(scope="session")
-def s3() -> Iterator[Any]:
-    """One SeaweedFS for the whole fault suite (each test gets its own bucket)."""
-    from lilt.testing.storage import SeaweedFS
-
-    with SeaweedFS() as weed:
-        SEEN.secret(weed.endpoint.secret_key)
-        yield weed.endpoint
+def s3(lilt_storage: Any) -> Any:
+    """The session's shared S3 server (lilt's pytest plugin); each rig gets its own bucket."""
+    SEEN.secret(lilt_storage.secret_key)
+    return lilt_storage
 
 
 @pytest.fixture(params=["basic", "query"])
@@ -98,7 +95,7 @@ def rig(s3: Any, tmp_path: Path) -> Iterator[Rig]:
     try:
         yield running
         running.assert_no_credentials_reached_storage()
-        assert running.proxy.errors == []
+        assert running.proxy.errors == running.api_proxy.errors == []
     finally:
         running.close()
 
@@ -109,6 +106,6 @@ def rig_both(s3: Any, tmp_path: Path, auth: str) -> Iterator[Rig]:
     try:
         yield running
         running.assert_no_credentials_reached_storage()
-        assert running.proxy.errors == []
+        assert running.proxy.errors == running.api_proxy.errors == []
     finally:
         running.close()

@@ -63,13 +63,16 @@ class Rig:
     """
 
     def __init__(self, s3: Any, tmp: Path, auth: str, url_lifetime: int = 3600) -> None:
-        from lilt.testing.emulator import Emulator
+        from lilt.testing import Emulator
 
         self.tmp = tmp
         self.auth = auth
         self.proxy = FaultProxy(_address(s3.url), max_stall=15).start()
         self.emu = Emulator(storage=s3, presign_endpoint=self.proxy.url, url_lifetime=url_lifetime)
         self.emu.start()
+        # and one in front of the API, for network faults between the SDK and LILT
+        self.api_proxy = FaultProxy(_address(self.emu.base_url), max_stall=15).start()
+        self.api_timeout: Any = (5.0, 10.0)
         key = self.emu.api_key
         token = base64.b64encode(f"{key}:{key}".encode()).decode()
         SEEN.secret(key, token)
@@ -83,10 +86,13 @@ class Rig:
     def api_config(self) -> lilt.Configuration:
         key = self.emu.api_key
         if self.auth == "query":
-            return lilt.Configuration(host=self.emu.base_url, api_key={"ApiKeyAuth": key},
-                                      retries=self.api_retry)
-        return lilt.Configuration(host=self.emu.base_url, username=key, password=key,
-                                  retries=self.api_retry)
+            config = lilt.Configuration(host=self.api_proxy.url, api_key={"ApiKeyAuth": key},
+                                        retries=self.api_retry)
+        else:
+            config = lilt.Configuration(host=self.api_proxy.url, username=key, password=key,
+                                        retries=self.api_retry)
+        config.timeout = self.api_timeout
+        return config
 
     def transfer_config(self, **changes: Any) -> lilt.TransferConfig:
         options: dict[str, Any] = dict(
@@ -162,6 +168,7 @@ class Rig:
 
     def close(self) -> None:
         try:
+            self.api_proxy.stop()
             self.emu.stop()
         finally:
             self.proxy.stop()
@@ -174,6 +181,7 @@ class Rig:
         storage.subtract({"http_error": sum(answered.values())})
         storage.update(answered)
         TOTALS.add_faults({f"storage:{k}": v for k, v in storage.items() if v})
+        TOTALS.add_faults({f"api-net:{k}": v for k, v in self.api_proxy.counts.items()})
         TOTALS.add_faults(dict(Counter(
             f"api:{i.fault.kind}_{i.fault.status}" if i.fault.status else f"api:{i.fault.kind}"
             for i in self.emu.faults.injected
