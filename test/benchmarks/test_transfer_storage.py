@@ -11,7 +11,8 @@
    initiate + PUT per file (goal >= 5x).
 
 Every run is a fresh process (``_transfer_worker.py``), runs alternate, the
-median is reported. The storage server shares the machine's cores with the
+median is reported (``LILT_BENCH_REPEATS`` runs each, default 3; use 5 or more
+on a noisy machine before trusting a ratio near its goal). The storage server shares the machine's cores with the
 client, so absolute figures are this machine's; the ratios are the point.
 """
 
