@@ -611,6 +611,7 @@ class FaultProxy:
     # -- lifecycle ------------------------------------------------------------
 
     def start(self) -> FaultProxy:
+        """Start accepting connections (idempotent); returns the proxy."""
         if not self._started:
             self._started = True
             self._acceptor.start()
@@ -635,6 +636,10 @@ class FaultProxy:
             if not threads:
                 break
             threads[0].join(timeout=max(0.0, deadline - time.monotonic()))
+        with self._lock:
+            stuck = sorted(t.name for t in self._threads if t.is_alive())
+            if stuck:
+                self.errors.append(f"threads still running after stop: {', '.join(stuck)}")
 
     def __enter__(self) -> FaultProxy:
         return self.start()
