@@ -364,7 +364,11 @@ class QuietRequestHandler(WSGIRequestHandler):
     It also keeps the request target exactly as sent: ``http.server`` folds a
     leading ``//`` into ``/`` before werkzeug sees it, which would hide a
     client's doubled slash from the emulator.
+
+    HTTP/1.1, so clients keep their connections alive as they would with LILT.
     """
+
+    protocol_version = "HTTP/1.1"
 
     def make_environ(self) -> Any:
         environ = super().make_environ()
