@@ -134,6 +134,7 @@ RetriesT = Union[None, bool, int, urllib3.Retry, RetryPolicy]
 
 _package_logger = logging.getLogger("lilt")
 _log_handler_lock = threading.Lock()
+_debug_users = 0  # configurations with debug on; the handler goes when the last turns it off
 
 
 def enable_debug_logging(stream: Any = None) -> logging.Handler:
@@ -152,6 +153,23 @@ def enable_debug_logging(stream: Any = None) -> logging.Handler:
         _package_logger.addHandler(handler)
         _package_logger.setLevel(logging.DEBUG)
         return handler
+
+
+def _debug_user(joining: bool) -> None:
+    """Count configurations with ``debug`` on; the last one off removes the handler."""
+    global _debug_users
+    with _log_handler_lock:
+        _debug_users = max(0, _debug_users + (1 if joining else -1))
+        remaining = _debug_users
+    if joining:
+        enable_debug_logging()
+        return
+    if remaining == 0:
+        with _log_handler_lock:
+            for handler in list(_package_logger.handlers):
+                if getattr(handler, "_lilt_debug", False):
+                    _package_logger.removeHandler(handler)
+                    _package_logger.setLevel(logging.NOTSET)
 
 
 class Configuration:
@@ -340,9 +358,10 @@ class Configuration:
 
     @debug.setter
     def debug(self, value: bool) -> None:
-        self.__debug = bool(value)
-        if self.__debug:
-            enable_debug_logging()
+        value = bool(value)
+        if value != self.__debug:
+            self.__debug = value
+            _debug_user(value)
 
     @property
     def logger_format(self) -> str:

@@ -12,7 +12,9 @@ DELETEs on 5xx, every method on 429 and refused connections). The POSTs made
 here, initiate and complete, are also retried on 5xx and 408 under the
 uploader's :class:`~lilt._retry.RetryPolicy`: an upload is worth a possible
 duplicate initiation (a pending record nobody uses) rather than failing a
-transfer on one bad gateway.
+transfer on one bad gateway. Complete is also retried when its answer never
+arrived (connection reset, lost or timed-out response): completing the same
+parts again is harmless, while giving up would report a stored object as failed.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional, Protocol, TypeVar
 
 from lilt._retry import RetryPolicy, retry_after_seconds
-from lilt.exceptions import ApiException
+from lilt.exceptions import ApiConnectionError, ApiException
 from lilt.transfer.results import UploadedPart
 
 T = TypeVar("T")
@@ -105,8 +107,11 @@ class ApiOps:
         self._random = random
         self._clock = clock
 
-    def _post(self, call: Callable[..., T], *args: Any) -> T:
-        """``call(*args)``, retried on 5xx/408 (the API client retries POSTs on 429 only)."""
+    def _post(self, call: Callable[..., T], *args: Any, idempotent: bool = False) -> T:
+        """``call(*args)``, retried on 5xx/408 (the API client retries POSTs on 429 only).
+
+        An ``idempotent`` call is also retried when no answer came back at all.
+        """
         started = self._clock()
         attempt = 0
         while True:
@@ -115,7 +120,10 @@ class ApiOps:
                 return call(*args)
             except ApiException as exc:
                 status = exc.status
-                if status is None or status == 429 or not self.retry.is_retryable_status(status):
+                unanswered = idempotent and isinstance(exc, ApiConnectionError)
+                if not unanswered and (
+                    status is None or status == 429 or not self.retry.is_retryable_status(status)
+                ):
                     raise
                 delay = self.retry.wait(
                     attempt, self._random, retry_after_seconds(exc.headers or {})
@@ -180,7 +188,9 @@ class ApiOps:
                 for p in parts
             ]
         )
-        answer = self._post(self.api.complete_multipart_upload, target.upload_id, target.key, body)
+        answer = self._post(
+            self.api.complete_multipart_upload, target.upload_id, target.key, body, idempotent=True
+        )
         if answer is not None and getattr(answer, "success", None) is False:
             raise ResponseShapeError(
                 f"complete_multipart_upload answered success=false for upload {target.upload_id}"

@@ -60,14 +60,22 @@ def test_debug_touches_no_process_global_http_state() -> None:
     """Defect 16: debug set http.client's class-wide debuglevel and the urllib3 logger."""
     urllib3_level = logging.getLogger("urllib3").level
     before = http.client.HTTPConnection.debuglevel
-    Configuration(debug=True)
+    toggled = Configuration(debug=True)
     Configuration(debug=False)
+    toggled.debug = False
     assert http.client.HTTPConnection.debuglevel == before
     assert logging.getLogger("urllib3").level == urllib3_level
-    handlers = logging.getLogger("lilt").handlers
-    assert len([h for h in handlers if getattr(h, "_lilt_debug", False)]) == 1
-    Configuration(debug=True)
-    assert len([h for h in handlers if getattr(h, "_lilt_debug", False)]) == 1
+    package = logging.getLogger("lilt")
+
+    def installed() -> int:
+        return len([h for h in package.handlers if getattr(h, "_lilt_debug", False)])
+
+    first, second = Configuration(debug=True), Configuration(debug=True)
+    assert installed() == 1 and package.level == logging.DEBUG
+    first.debug = False
+    assert installed() == 1  # the other configuration still wants it
+    second.debug = False
+    assert installed() == 0 and package.level == logging.NOTSET
 
 
 def test_logger_file_replaces_its_handler_and_deepcopy_adds_none(tmp_path: Path) -> None:
