@@ -138,18 +138,7 @@ class ApiOps:
     def initiate_single(self, files: Sequence[NewFile]) -> list[SignedUrl]:
         from lilt.models import InitiateUploadBody, InitiateUploadBodyMetadata
 
-        bodies = [
-            InitiateUploadBody(
-                filename=f.filename,
-                type=f.content_type,
-                metadata=InitiateUploadBodyMetadata(
-                    size=f.size,
-                    category=f.category,
-                    labels=list(f.labels) if f.labels is not None else None,
-                ),
-            )
-            for f in files
-        ]
+        bodies = _bodies(files, InitiateUploadBody, InitiateUploadBodyMetadata)
         answers = self._batch(lambda b: self._post(self.api.initiate_s3_upload, b), bodies)
         return [
             SignedUrl(_field(a, "url"), _field(a, "method", "PUT").upper(), _field(a, "key"))
@@ -159,18 +148,7 @@ class ApiOps:
     def initiate_multipart(self, files: Sequence[NewFile]) -> list[MultipartTarget]:
         from lilt.models import InitiateMultipartUploadBody, InitiateMultipartUploadBodyMetadata
 
-        bodies = [
-            InitiateMultipartUploadBody(
-                filename=f.filename,
-                type=f.content_type,
-                metadata=InitiateMultipartUploadBodyMetadata(
-                    size=f.size,
-                    category=f.category,
-                    labels=list(f.labels) if f.labels is not None else None,
-                ),
-            )
-            for f in files
-        ]
+        bodies = _bodies(files, InitiateMultipartUploadBody, InitiateMultipartUploadBodyMetadata)
         answers = self._batch(lambda b: self._post(self.api.initiate_multipart_upload, b), bodies)
         return [MultipartTarget(_field(a, "upload_id"), _field(a, "key")) for a in answers]
 
@@ -212,6 +190,22 @@ class ApiOps:
             got = len(answers) if isinstance(answers, list) else type(answers).__name__
             raise ResponseShapeError(f"bulk initiate of {len(bodies)} files answered {got} items")
         return answers
+
+
+def _bodies(files: Sequence[NewFile], body: Any, metadata: Any) -> list[Any]:
+    """Initiate bodies (single and multipart have twin model classes) for ``files``."""
+    return [
+        body(
+            filename=f.filename,
+            type=f.content_type,
+            metadata=metadata(
+                size=f.size,
+                category=f.category,
+                labels=list(f.labels) if f.labels is not None else None,
+            ),
+        )
+        for f in files
+    ]
 
 
 def _field(answer: Any, name: str, default: Optional[str] = None) -> str:

@@ -362,14 +362,10 @@ class Transfer:
             body, md5 = self._file_body(job.source, spec)
         else:
             body, md5 = data, hashlib.md5(data).digest() if self.config.checksum else None
-        for resign in range(self.config.max_resigns + 1):
-            try:
-                etag = self._put(job, spec, signed, body, md5)
-                break
-            except SignatureRejected:
-                if resign == self.config.max_resigns:
-                    raise
-                signed = self.api.sign(job.target, spec.number, spec.length)
+        target = job.target
+        etag, _ = self._put_signed(
+            job, spec, signed, body, md5, lambda: self.api.sign(target, spec.number, spec.length)
+        )
         if isinstance(job, FileJob) and job.source is not None:
             job.source.check_unchanged()  # sent straight from the file: was it still the same?
         if not etag:
@@ -393,15 +389,10 @@ class Transfer:
         else:
             body, md5 = self._file_body(job.open(), spec)
         try:
-            for resign in range(self.config.max_resigns + 1):
-                try:
-                    etag = self._put(job, spec, signed, body, md5)
-                    break
-                except SignatureRejected:
-                    if resign == self.config.max_resigns:
-                        raise
-                    # A single PUT's URL comes from initiation: initiate again for a fresh one.
-                    signed = self.api.initiate_single([job.new])[0]
+            # A single PUT's URL comes from initiation: initiate again for a fresh one.
+            etag, signed = self._put_signed(
+                job, spec, signed, body, md5, lambda: self.api.initiate_single([job.new])[0]
+            )
             if isinstance(job, FileJob):
                 job.open().check_unchanged()
         finally:
@@ -434,6 +425,29 @@ class Transfer:
         if self.journal is not None:
             self.journal.complete_multipart(job.target.upload_id, location)
         return _Completed(location)
+
+    def _put_signed(
+        self,
+        job: Job,
+        spec: PartSpec,
+        signed: SignedUrl,
+        body: Any,
+        md5: Optional[bytes],
+        sign_again: Callable[[], SignedUrl],
+    ) -> tuple[Optional[str], SignedUrl]:
+        """PUT ``body``; when storage rejects the signature (expired), get a new URL and retry.
+
+        Re-signing is bounded by ``max_resigns`` and does not spend the retry
+        budget. Returns the ETag and the URL that worked.
+        """
+        for resign in range(self.config.max_resigns + 1):
+            try:
+                return self._put(job, spec, signed, body, md5), signed
+            except SignatureRejected:
+                if resign == self.config.max_resigns:
+                    raise
+                signed = sign_again()
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _put(
         self, job: Job, spec: PartSpec, signed: SignedUrl, body: Any, md5: Optional[bytes]
