@@ -75,8 +75,17 @@ class Endpoint(Generic[P, T]):
         return validate_call(self.signature)  # type: ignore[return-value]
 
     @cached_property
+    def public_signature(self) -> inspect.Signature:
+        return inspect.signature(self.signature)
+
+    @cached_property
     def parameters(self) -> list[inspect.Parameter]:
-        return list(inspect.signature(self.signature).parameters.values())
+        return list(self.public_signature.parameters.values())
+
+    @cached_property
+    def success(self) -> Any:
+        """The success type, from the signature's return annotation (resolved once)."""
+        return typing.get_type_hints(self.signature)["return"]
 
     def serialize(self, client: ApiClient, args: Mapping[str, Any]) -> RequestSerialized:
         """Turn validated arguments into ``(method, url, headers, body, post_params)``."""
@@ -172,16 +181,16 @@ def operation(
 ) -> Callable[Concatenate[Any, P], RESTResponseType]: ...
 def operation(endpoint: Endpoint[P, Any], mode: Mode) -> Callable[..., Any]:
     """A method for ``endpoint`` in ``mode``, with the endpoint's exact public signature."""
-    validated = endpoint.validated
 
     def method(self: _HasClient, *args: Any, **kwargs: Any) -> Any:
-        return invoke(self, endpoint, validated(*args, **kwargs), mode)
+        # The validator is built on the first call of the operation, not at import.
+        return invoke(self, endpoint, endpoint.validated(*args, **kwargs), mode)
 
     def raw_function(self: _HasClient, *args: Any, **kwargs: Any) -> Any:
         return invoke(self, endpoint, _bind(endpoint, args, kwargs), mode)
 
-    signature = inspect.signature(endpoint.signature)
-    success = typing.get_type_hints(endpoint.signature)["return"]
+    signature = endpoint.public_signature
+    success = endpoint.success
     return_type = {
         Mode.DATA: success,
         Mode.INFO: ApiResponse[success],  # type: ignore[valid-type]

@@ -51,6 +51,7 @@ from lilt.exceptions import (
     ServiceException,
     UnauthorizedException,
 )
+from lilt.models._base import LiltModel
 
 __all__ = [
     "ApiClient",
@@ -78,6 +79,7 @@ _JSON_MIME = re.compile(r"^application/(json|[\w!#$&.+\-^_]+\+json)\s*(;|$)", re
 _TEXT_MIME = re.compile(r"^text/[a-z.+-]+\s*(;|$)", re.IGNORECASE)
 _CHARSET = re.compile(r"charset=([a-zA-Z\-\d]+)[\s;]?")
 _TYPE_NAME = re.compile(r"^(List|Dict)\[(.+)\]$")
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 class ApiClient:
@@ -368,6 +370,16 @@ class ApiClient:
 
     def sanitize_for_serialization(self, obj: Any) -> Any:
         """Builds a JSON POST object (see contract: models become alias-keyed dicts)."""
+        kind = type(obj)
+        if kind in _JSON_SCALARS:  # exact types; str/int enums and subclasses go below
+            return obj
+        if kind is dict:
+            return {key: self.sanitize_for_serialization(val) for key, val in obj.items()}
+        if kind is list:
+            return [self.sanitize_for_serialization(sub) for sub in obj]
+        if isinstance(obj, LiltModel) and kind.to_dict is LiltModel.to_dict:
+            # One pass in pydantic-core instead of to_dict() and a walk over it.
+            return obj.model_dump(mode="json", by_alias=True, exclude_none=True)
         if obj is None:
             return None
         if isinstance(obj, Enum):

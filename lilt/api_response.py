@@ -22,4 +22,5 @@ class ApiResponse(BaseModel, Generic[T]):
     data: T = Field(description="Deserialized data given the data type")
     raw_data: StrictBytes = Field(description="Raw data (HTTP response body)")
 
-    model_config = {"arbitrary_types_allowed": True}
+    # Built with model_construct only: no validator needed until someone validates one.
+    model_config = {"arbitrary_types_allowed": True, "defer_build": True}

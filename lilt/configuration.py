@@ -24,6 +24,7 @@ order, attributes and methods). What changed, and why:
 from __future__ import annotations
 
 import copy
+import functools
 import http.client as httplib
 import logging
 import multiprocessing
@@ -394,9 +395,7 @@ class Configuration:
         """Gets HTTP basic authentication header (string)."""
         username = self.username if self.username is not None else ""
         password = self.password if self.password is not None else ""
-        token = urllib3.util.make_headers(basic_auth=f"{username}:{password}")["authorization"]
-        register_secret(token.partition(" ")[2])
-        return token
+        return _basic_token(username, password)
 
     def auth_settings(self) -> AuthSettings:
         """The auth settings to apply, by scheme name.
@@ -500,3 +499,11 @@ class Configuration:
             # (ServiceException, RateLimitError...) instead of a bare MaxRetryError.
             return self.retries.new(raise_on_status=False)
         return self.retries
+
+
+@functools.lru_cache(maxsize=16)
+def _basic_token(username: str, password: str) -> str:
+    """The Basic ``Authorization`` value, computed (and registered as a secret) once."""
+    token = urllib3.util.make_headers(basic_auth=f"{username}:{password}")["authorization"]
+    register_secret(token.partition(" ")[2])
+    return token
