@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from lilt import configuration as configuration_module
 from lilt.configuration import DEFAULT_HOST, Configuration
 
 
@@ -56,8 +57,11 @@ def test_repr_never_shows_credentials() -> None:
     assert "basic" in text
 
 
-def test_debug_touches_no_process_global_http_state() -> None:
+def test_debug_touches_no_process_global_http_state(monkeypatch: pytest.MonkeyPatch) -> None:
     """Defect 16: debug set http.client's class-wide debuglevel and the urllib3 logger."""
+    # Start from no configuration wanting debug output (earlier tests may have left some).
+    monkeypatch.setattr(configuration_module, "_debug_users", 1)
+    configuration_module._debug_user(False)
     urllib3_level = logging.getLogger("urllib3").level
     before = http.client.HTTPConnection.debuglevel
     toggled = Configuration(debug=True)
