@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Callable, Generic, Literal, Optional, TypeVar, overload
 
-from pydantic import validate_call
+from pydantic import TypeAdapter, validate_call
 from typing_extensions import Concatenate, ParamSpec
 
 from lilt.api_response import ApiResponse
@@ -119,10 +119,18 @@ class Endpoint(Generic[P, T]):
         )
 
     def response_types(self, args: Mapping[str, Any]) -> dict[str, Any]:
-        """Status → type for this call: a list body gets the list (bulk) response."""
+        """Status → decoder for this call: a list body gets the list (bulk) response."""
         if self.body and isinstance(args[self.body], list) and self.bulk_response is not None:
-            return {"2XX": self.bulk_response}
-        return {"2XX": self.response}
+            return {"2XX": self._bulk_adapter}
+        return {"2XX": self._adapter}
+
+    @cached_property
+    def _adapter(self) -> TypeAdapter[Any]:
+        return TypeAdapter(self.response)
+
+    @cached_property
+    def _bulk_adapter(self) -> TypeAdapter[Any]:
+        return TypeAdapter(self.bulk_response)
 
 
 def _find(headers: Mapping[str, Any], name: str) -> Optional[str]:

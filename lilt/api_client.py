@@ -291,15 +291,20 @@ class ApiClient:
     def _decode(self, response_data: rest.RESTResponse, response_type: Any) -> Any:
         """Decode a 2xx body into ``response_type`` or raise ResponseDecodeError."""
         raw = response_data.data or b""
-        if not raw.strip():
+        if not raw or raw.isspace():
             return None
         content_type = response_data.getheader("content-type")
-        type_name = getattr(response_type, "__name__", str(response_type))
         try:
             if content_type is not None and not _JSON_MIME.match(content_type):
                 raise ValueError(f"content type {content_type!r} is not JSON")
-            return _adapter(_resolve(response_type)).validate_json(raw)
+            adapter = (
+                response_type
+                if isinstance(response_type, TypeAdapter)
+                else _adapter(_resolve(response_type))
+            )
+            return adapter.validate_json(raw)
         except (ValueError, ValidationError, RecursionError) as exc:
+            type_name = getattr(response_type, "__name__", str(response_type))
             raise ResponseDecodeError(
                 http_resp=response_data,
                 reason=f"Response body is not a valid {type_name}: {_first_line(exc)}",
