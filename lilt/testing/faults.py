@@ -22,11 +22,12 @@ status and its headers instead of doing the work; a delay is served first
 from __future__ import annotations
 
 import dataclasses
-import random
 import threading
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from typing import Optional, Union
+from typing import Callable, Optional, Union
+
+from lilt.testing._rules import Repeat, Rule, RuleBook, Script, Seeded
 
 __all__ = ["OPERATIONS", "ApiFault", "FaultPlan", "InjectedFault"]
 
@@ -152,79 +153,12 @@ class InjectedFault:
     request: int
 
 
-class _Rule:
-    def __init__(self, operation: Operations) -> None:
-        self.operations = operation_names(operation)
-
-    def decide(self, operation: str) -> Optional[ApiFault]:
-        """A fault, None (not mine: ask the next rule) or ``_PASS`` (no fault, stop asking)."""
-        if self.operations is not None and operation not in self.operations:
-            return None
-        return self.choose()
-
-    def choose(self) -> Optional[ApiFault]:
-        raise NotImplementedError
-
-
-_PASS = ApiFault("pass")  # compared by identity, never acted out
-
-
-class _Repeat(_Rule):
-    def __init__(self, fault: ApiFault, times: int, skip: int, operation: Operations) -> None:
-        super().__init__(operation)
-        self.fault, self.times, self.skip = fault, times, skip
-
-    def choose(self) -> Optional[ApiFault]:
-        if self.times <= 0:
-            return None
-        if self.skip > 0:
-            self.skip -= 1
-            return None
-        self.times -= 1
-        return self.fault
-
-
-class _Script(_Rule):
-    def __init__(self, faults: Iterable[Optional[ApiFault]], operation: Operations) -> None:
-        super().__init__(operation)
-        self.faults: deque[Optional[ApiFault]] = deque(faults)
-
-    def choose(self) -> Optional[ApiFault]:
-        if not self.faults:
-            return None
-        return self.faults.popleft() or _PASS
-
-
-class _Random(_Rule):
-    def __init__(
-        self, seed: int, rate: float, faults: Sequence[ApiFault], limit: int,
-        operation: Operations,
-    ) -> None:
-        super().__init__(operation)
-        if not faults:
-            raise ValueError("randomly() needs at least one fault to choose from")
-        if not 0.0 <= rate <= 1.0:
-            raise ValueError(f"rate must be between 0 and 1, got {rate}")
-        self.rng = random.Random(seed)
-        self.rate, self.faults, self.limit = rate, tuple(faults), limit
-
-    def choose(self) -> Optional[ApiFault]:
-        if self.limit <= 0:
-            return None
-        # Draw both numbers every time, so one decision does not shift the next.
-        roll, pick = self.rng.random(), self.rng.randrange(len(self.faults))
-        if roll >= self.rate:
-            return None
-        self.limit -= 1
-        return self.faults[pick]
-
-
 class FaultPlan:
     """The rules deciding which API requests get which :class:`ApiFault`. Thread-safe."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._rules: list[_Rule] = []
+        self._rules: RuleBook[ApiFault, str] = RuleBook()
         self._injected: list[InjectedFault] = []
         self._asked = 0
 
@@ -232,12 +166,12 @@ class FaultPlan:
         self, fault: ApiFault, *, times: int = 1, skip: int = 0, operation: Operations = None
     ) -> None:
         """Give ``fault`` to the next ``times`` matching requests, after letting ``skip`` pass."""
-        self._add(_Repeat(fault, times, skip, operation))
+        self._add(Repeat(fault, times, skip, _matching(operation)))
 
     def script(self, *faults: Optional[ApiFault], operation: Operations = None) -> None:
         """The next matching requests get these faults in order; None lets one request
         through untouched (no later rule is asked)."""
-        self._add(_Script(faults, operation))
+        self._add(Script(faults, _matching(operation)))
 
     def randomly(
         self,
@@ -250,7 +184,7 @@ class FaultPlan:
     ) -> None:
         """Each matching request gets, with probability ``rate``, a fault drawn from
         ``faults``, at most ``limit`` times; deterministic for a seed and request sequence."""
-        self._add(_Random(seed, rate, faults, limit, operation))
+        self._add(Seeded(seed, rate, faults, limit, _matching(operation)))
 
     def clear(self) -> None:
         """Forget every rule (what was injected stays counted)."""
@@ -261,14 +195,10 @@ class FaultPlan:
         """The fault for one request to ``operation`` (None: none), recorded as injected."""
         with self._lock:
             request, self._asked = self._asked, self._asked + 1
-            for rule in self._rules:
-                fault = rule.decide(operation)
-                if fault is _PASS:
-                    return None
-                if fault is not None:
-                    self._injected.append(InjectedFault(operation, fault, request))
-                    return fault
-            return None
+            fault = self._rules.decide(operation)
+            if fault is not None:
+                self._injected.append(InjectedFault(operation, fault, request))
+            return fault
 
     @property
     def injected(self) -> list[InjectedFault]:
@@ -283,6 +213,11 @@ class FaultPlan:
         with self._lock:
             return Counter(i.fault.kind for i in self._injected)
 
-    def _add(self, rule: _Rule) -> None:
+    def _add(self, rule: Rule[ApiFault, str]) -> None:
         with self._lock:
-            self._rules.append(rule)
+            self._rules.add(rule)
+
+
+def _matching(operation: Operations) -> Callable[[str], bool]:
+    names = operation_names(operation)
+    return lambda name: names is None or name in names

@@ -66,17 +66,18 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import random
 import re
 import socket
 import struct
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Callable, Optional, Union
 from urllib.parse import parse_qsl, urlsplit
+
+from lilt.testing._rules import Repeat, RuleBook, Script, Seeded
 
 __all__ = ["Fault", "FaultKind", "FaultProxy", "RequestRecord"]
 
@@ -272,89 +273,24 @@ class RequestRecord:
 Match = Callable[[RequestRecord], bool]
 
 
-class _Rule:
-    """Decides faults for matching requests; bounded in count and optionally in time.
+def _matching(
+    method: Optional[str], path: Optional[str], match: Optional[Match], within: Optional[float]
+) -> Match:
+    """A request filter: method, path regex, a predicate and a time window, all optional."""
+    wanted_method = method.upper() if method else None
+    wanted_path = re.compile(path) if path else None
+    until = None if within is None else time.monotonic() + within
 
-    ``decide`` returns a fault, None (not mine: ask the next rule) or ``_PASS``
-    (let this request through untouched, whatever later rules say).
-    """
-
-    def __init__(
-        self,
-        method: Optional[str],
-        path: Optional[str],
-        match: Optional[Match],
-        within: Optional[float],
-    ) -> None:
-        self._method = method.upper() if method else None
-        self._path = re.compile(path) if path else None
-        self._match = match
-        self._until = None if within is None else time.monotonic() + within
-
-    def matches(self, request: RequestRecord) -> bool:
-        if self._until is not None and time.monotonic() > self._until:
+    def matches(request: RequestRecord) -> bool:
+        if until is not None and time.monotonic() > until:
             return False
-        if self._method is not None and request.method.upper() != self._method:
+        if wanted_method is not None and request.method.upper() != wanted_method:
             return False
-        if self._path is not None and not self._path.search(request.target):
+        if wanted_path is not None and not wanted_path.search(request.target):
             return False
-        return self._match is None or self._match(request)
+        return match is None or match(request)
 
-    def decide(self, request: RequestRecord) -> Optional[Fault]:
-        raise NotImplementedError
-
-
-_PASS = Fault(FaultKind.REFUSE)  # a marker compared by identity, never acted out
-
-
-class _Repeat(_Rule):
-    def __init__(self, fault: Fault, times: int, skip: int, **where: object) -> None:
-        super().__init__(**where)  # type: ignore[arg-type]
-        self.fault, self.times, self.skip = fault, times, skip
-
-    def decide(self, request: RequestRecord) -> Optional[Fault]:
-        if self.times <= 0 or not self.matches(request):
-            return None
-        if self.skip > 0:
-            self.skip -= 1
-            return None
-        self.times -= 1
-        return self.fault
-
-
-class _Script(_Rule):
-    def __init__(self, faults: Iterable[Optional[Fault]], **where: object) -> None:
-        super().__init__(**where)  # type: ignore[arg-type]
-        self.faults: deque[Optional[Fault]] = deque(faults)
-
-    def decide(self, request: RequestRecord) -> Optional[Fault]:
-        if not self.faults or not self.matches(request):
-            return None
-        return self.faults.popleft() or _PASS
-
-
-class _Random(_Rule):
-    def __init__(
-        self, seed: int, rate: float, faults: Sequence[Fault], limit: int, **where: object
-    ) -> None:
-        super().__init__(**where)  # type: ignore[arg-type]
-        if not faults:
-            raise ValueError("randomly() needs at least one fault to choose from")
-        if not 0.0 <= rate <= 1.0:
-            raise ValueError(f"rate must be between 0 and 1, got {rate}")
-        self.rng = random.Random(seed)
-        self.rate, self.faults, self.limit = rate, tuple(faults), limit
-
-    def decide(self, request: RequestRecord) -> Optional[Fault]:
-        if self.limit <= 0 or not self.matches(request):
-            return None
-        # Draw both numbers for every matching request, so one decision does
-        # not shift the choices of the next.
-        roll, pick = self.rng.random(), self.rng.randrange(len(self.faults))
-        if roll >= self.rate:
-            return None
-        self.limit -= 1
-        return self.faults[pick]
+    return matches
 
 
 class _Stop(Exception):
@@ -582,7 +518,7 @@ class FaultProxy:
         self.idle_timeout = idle_timeout
         self.connect_timeout = connect_timeout
         self._lock = threading.Lock()
-        self._rules: list[_Rule] = []
+        self._rules: RuleBook[Fault, RequestRecord] = RuleBook()
         self._refuse_connections = 0
         self._records: list[RequestRecord] = []
         self._counts: Counter[str] = Counter()
@@ -671,9 +607,9 @@ class FaultProxy:
         within: Optional[float] = None,
     ) -> None:
         """Give ``fault`` to the next ``times`` matching requests, after letting ``skip`` pass."""
-        rule = _Repeat(fault, times, skip, method=method, path=path, match=match, within=within)
+        rule = Repeat(fault, times, skip, _matching(method, path, match, within))
         with self._lock:
-            self._rules.append(rule)
+            self._rules.add(rule)
 
     def script(
         self,
@@ -687,9 +623,9 @@ class FaultProxy:
 
         None lets one request through untouched (no later rule is asked).
         """
-        rule = _Script(faults, method=method, path=path, match=match, within=within)
+        rule = Script(faults, _matching(method, path, match, within))
         with self._lock:
-            self._rules.append(rule)
+            self._rules.add(rule)
 
     def randomly(
         self,
@@ -706,11 +642,9 @@ class FaultProxy:
         """Each matching request gets, with probability ``rate``, a fault drawn from
         ``faults``, at most ``limit`` times. Deterministic for a given seed and
         sequence of requests."""
-        rule = _Random(
-            seed, rate, faults, limit, method=method, path=path, match=match, within=within
-        )
+        rule = Seeded(seed, rate, faults, limit, _matching(method, path, match, within))
         with self._lock:
-            self._rules.append(rule)
+            self._rules.add(rule)
 
     def refuse_connections(self, count: int = 1) -> None:
         """Reset the next ``count`` new connections as soon as they are accepted."""
@@ -834,14 +768,9 @@ class FaultProxy:
         with self._lock:
             record.index = len(self._records)
             self._records.append(record)
-            for rule in self._rules:
-                fault = rule.decide(record)
-                if fault is _PASS:
-                    return None
-                if fault is not None:
-                    record.fault = fault
-                    return fault
-        return None
+            fault = self._rules.decide(record)
+            record.fault = fault
+        return fault
 
     def _pump_requests(self, link: _Link) -> None:
         reader = _Reader(link.client)
