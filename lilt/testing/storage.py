@@ -411,13 +411,19 @@ class _StatusLines:
 
 
 def _wait_gone(pid: int, timeout: float) -> None:
-    """Wait until process ``pid`` no longer exists (or is a zombie), at most ``timeout`` s."""
+    """Wait until process ``pid`` no longer exists (or is a zombie), at most ``timeout`` s.
+
+    A killed Go program's main thread can turn zombie while its other threads
+    are still exiting and its sockets still open, so a zombie only counts as
+    gone once it is its last thread.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             with open(f"/proc/{pid}/stat", "rb") as stat:
-                if stat.read().rsplit(b")", 1)[-1].split()[0] == b"Z":
-                    return
+                zombie = stat.read().rsplit(b")", 1)[-1].split()[0] == b"Z"
+            if zombie and len(os.listdir(f"/proc/{pid}/task")) <= 1:
+                return
         except FileNotFoundError:
             return
         except OSError:  # no /proc: fall back to signal 0
