@@ -13,7 +13,7 @@ from typing import Any, Callable
 import pytest
 import urllib3
 import urllib3.util.connection
-from faults.helpers import SEEN, TOTALS, Reply, Seen, Upstream, closed_port
+from faults.helpers import SEEN, TOTALS
 from urllib3.exceptions import MaxRetryError, ProtocolError
 
 import lilt
@@ -26,6 +26,7 @@ from lilt.exceptions import (
     ServiceException,
 )
 from lilt.testing.proxy import Fault, FaultProxy
+from support.http_server import Reply, Seen, Upstream, closed_port
 
 KEY = "k3y-Secret-0123456789"
 SEEN.secret(KEY)  # test_zz_suite checks that it was never logged or shown in an error

@@ -11,10 +11,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import urllib3
-from faults.helpers import Reply, Upstream, closed_port
 from urllib3.exceptions import NewConnectionError, ProtocolError, ReadTimeoutError
 
 from lilt.testing.proxy import Fault, FaultKind, FaultProxy
+from support.http_server import Reply, Upstream, closed_port
 
 BODY = bytes(range(256)) * 4096  # 1 MiB
 

@@ -171,7 +171,7 @@ def test_bad_arguments_are_refused_before_any_request(
 ) -> None:
     with pytest.raises(pydantic.ValidationError):
         getattr(make_api(), call)(*args, **kwargs)
-    assert server.requests == []
+    assert server.seen == []
 
 
 def test_dict_bodies_are_coerced_and_models_pass_by_identity(
@@ -196,4 +196,4 @@ def test_serialize_helpers_return_the_request_without_sending(
     assert headers["Authorization"].startswith("Basic ")
     with pytest.raises(TypeError):
         api._sign_upload_part_serialize("U", 2, "k", 9)  # type: ignore[call-arg]
-    assert server.requests == []
+    assert server.seen == []

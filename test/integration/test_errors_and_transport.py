@@ -56,7 +56,7 @@ def test_rate_limit_error_carries_the_wait_hint(server: RecordingServer, make_ap
     with pytest.raises(exc.RateLimitError) as caught:
         make_api().get_upload_by_id(1)
     assert caught.value.retry_after == 600.0
-    assert len(server.requests) == 1  # longer than the policy waits: reported at once
+    assert len(server.seen) == 1  # longer than the policy waits: reported at once
 
 
 def test_non_utf8_error_body_is_kept_with_replacement(
@@ -148,24 +148,24 @@ def test_idempotent_calls_are_retried_on_503_and_post_is_not(
     api = make_api()
     server.queue(Reply(503, {"message": "busy"}, {"Retry-After": "0"}), Reply(200, {"id": 3}))
     assert api.get_upload_by_id(3).id == 3
-    assert len(server.requests) == 2
+    assert len(server.seen) == 2
     server.queue(Reply(503, {"message": "busy"}, {"Retry-After": "0"}))
     with pytest.raises(exc.ServiceException):
         api.initiate_s3_upload({"filename": "a", "type": "b"})  # type: ignore[arg-type]
-    assert len(server.requests) == 3
+    assert len(server.seen) == 3
 
 
 def test_post_is_retried_on_429(server: RecordingServer, make_api: MakeApi) -> None:
     server.queue(Reply(429, {"message": "later"}, {"Retry-After": "0"}))
     assert make_api().initiate_multipart_upload({"filename": "a", "type": "b"}).upload_id == "U1"  # type: ignore[union-attr]
-    assert [r.method for r in server.requests] == ["POST", "POST"]
+    assert [r.method for r in server.seen] == ["POST", "POST"]
 
 
 def test_retries_can_be_switched_off(server: RecordingServer, make_api: MakeApi) -> None:
     server.queue(Reply(503, {"message": "busy"}, {"Retry-After": "0"}))
     with pytest.raises(exc.ServiceException):
         make_api(retries=0).get_upload_by_id(1)
-    assert len(server.requests) == 1
+    assert len(server.seen) == 1
 
 
 def _closed_port() -> int:
@@ -247,7 +247,7 @@ def test_retry_budget_bounds_the_time_spent_retrying(server: RecordingServer, ma
     server.queue(*[Reply(503, {"message": "busy"}) for _ in range(50)])
     with pytest.raises(exc.ServiceException):
         make_api(retries=policy).get_upload_by_id(1)
-    assert 2 <= len(server.requests) < 50
+    assert 2 <= len(server.seen) < 50
 
 
 def test_a_users_urllib3_retry_still_raises_the_status_class(server: RecordingServer, make_api: MakeApi) -> None:
@@ -255,7 +255,7 @@ def test_a_users_urllib3_retry_still_raises_the_status_class(server: RecordingSe
     retry = urllib3.Retry(total=2, status_forcelist=[503], backoff_factor=0)
     with pytest.raises(exc.ServiceException) as caught:
         make_api(retries=retry).get_upload_by_id(1)
-    assert caught.value.status == 503 and len(server.requests) == 3
+    assert caught.value.status == 503 and len(server.seen) == 3
 
 
 def test_response_headers_in_messages_are_redacted(server: RecordingServer, make_api: MakeApi) -> None:

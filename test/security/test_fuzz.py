@@ -26,7 +26,6 @@ from typing import Any, Callable
 
 import pytest
 import urllib3
-from faults.helpers import Reply, Seen, Upstream
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
@@ -35,6 +34,7 @@ import lilt
 import lilt.models
 from lilt.exceptions import ApiException, ApiTypeError, ApiValueError, RateLimitError
 from lilt.rest import RESTResponse
+from support.http_server import Reply, Seen, Upstream
 
 FUZZ = settings(
     derandomize=True,

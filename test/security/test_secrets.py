@@ -23,10 +23,11 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from faults.helpers import Reply, Seen, Upstream, closed_port
+from faults.helpers import Capture
 
 import lilt
 from lilt.testing.proxy import Fault, FaultProxy
+from support.http_server import Reply, Seen, Upstream, closed_port
 
 API_KEY = "LILT-key+7f3a/9c1e=5b"  # characters that get percent-encoded in a query
 USER = "lilt-user-4d2b8a"
@@ -89,22 +90,6 @@ def leaky(seen: Seen) -> Reply:
     if path == "/v2/upload":
         return Reply(body=[UPLOAD])
     return Reply(body=UPLOAD)
-
-
-class Capture(logging.Handler):
-    """Every record, fully formatted (arguments and tracebacks included)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(self.format(record))
-
-    @property
-    def text(self) -> str:
-        return "\n".join(self.lines)
 
 
 @pytest.fixture

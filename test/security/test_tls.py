@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import trustme
 import urllib3
-from faults.helpers import Reply, Seen, Upstream
 
 import lilt
 from lilt.exceptions import ApiConnectionError, ApiException, ApiSSLError
+from support.http_server import Reply, Seen, Upstream
 
 KEY = "tls-Secret-Key-987654"
 UPLOAD = {"id": 3, "filename": "a.txt", "status": "uploaded",
