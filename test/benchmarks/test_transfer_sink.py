@@ -16,33 +16,15 @@ the contenders and the median of each is reported, with the ratios.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
-import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from benchmarks._md5_sink import SinkProcess  # type: ignore[import-not-found]
-
-WORKER = Path(__file__).with_name("_transfer_worker.py")
-MiB = 1024 * 1024
-GiB = 1024 * MiB
-REPEATS = int(os.environ.get("LILT_BENCH_REPEATS", "3"))
-
-
-def run_worker(kind: str, **options: Any) -> dict[str, float]:
-    out = subprocess.run([sys.executable, str(WORKER), kind, json.dumps(options)],
-                         check=True, capture_output=True, text=True, timeout=900)
-    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
-
-
-def medians(runs: list[dict[str, float]]) -> dict[str, float]:
-    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+from benchmarks._runs import REPEATS, GiB, MiB, medians, run_worker  # type: ignore[import-not-found]
 
 
 def header(title: str) -> None:

@@ -18,35 +18,17 @@ client, so absolute figures are this machine's; the ratios are the point.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
-import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from benchmarks._runs import REPEATS, GiB, MiB, medians, run_worker  # type: ignore[import-not-found]
 
 from lilt.testing import Emulator
-
-WORKER = Path(__file__).with_name("_transfer_worker.py")
-MiB = 1024 * 1024
-GiB = 1024 * MiB
-REPEATS = int(os.environ.get("LILT_BENCH_REPEATS", "3"))
-
-
-def run_worker(kind: str, **options: Any) -> dict[str, float]:
-    out = subprocess.run([sys.executable, str(WORKER), kind, json.dumps(options)],
-                         check=True, capture_output=True, text=True, timeout=900)
-    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
-
-
-def median(runs: list[dict[str, float]], key: str) -> float:
-    return statistics.median(r[key] for r in runs)
 
 
 def header(title: str) -> None:
@@ -90,14 +72,14 @@ def test_uploader_vs_boto3(emulator: Emulator, tmp_path: Path) -> None:
     size = path.stat().st_size / GiB
     header("512 MiB to SeaweedFS through the emulator, 8 MiB parts, concurrency 8")
     for name in kinds:
-        seconds, cpu = median(runs[name], "seconds"), median(runs[name], "cpu")
+        seconds, cpu = medians(runs[name])["seconds"], medians(runs[name])["cpu"]
         print(f"  {name:<18} {size * 1024 / seconds:7.1f} MiB/s   {cpu / size:5.2f} CPU-s/GiB"
-              f"   peak RSS {median(runs[name], 'maxrss_mib'):.0f} MiB")
-    boto_s, boto_cpu = median(runs["boto3 upload_file"], "seconds"), median(
-        runs["boto3 upload_file"], "cpu")
+              f"   peak RSS {medians(runs[name])['maxrss_mib']:.0f} MiB")
+    boto = medians(runs["boto3 upload_file"])
+    boto_s, boto_cpu = boto["seconds"], boto["cpu"]
     for name in ("lilt, MD5", "lilt, no MD5"):
-        print(f"  {name}: throughput {boto_s / median(runs[name], 'seconds'):.2f}x boto3, "
-              f"client CPU/GiB {median(runs[name], 'cpu') / boto_cpu:.2f}x boto3")
+        print(f"  {name}: throughput {boto_s / medians(runs[name])['seconds']:.2f}x boto3, "
+              f"client CPU/GiB {medians(runs[name])['cpu'] / boto_cpu:.2f}x boto3")
     print("  goals: throughput >= 1.0x; CPU <= 1.0x with MD5, <= 0.4x without")
 
 
@@ -113,7 +95,7 @@ def test_many_small_files_vs_sequential_loop(emulator: Emulator, tmp_path: Path)
     for _ in range(REPEATS):
         for kind in runs:
             runs[kind].append(run_worker(kind, **options))
-    lilt_s, seq_s = median(runs["lilt-api"], "seconds"), median(runs["sequential"], "seconds")
+    lilt_s, seq_s = medians(runs["lilt-api"])["seconds"], medians(runs["sequential"])["seconds"]
     header("1,000 files of 16 KiB through the emulator")
     print(f"  lilt upload_files        {lilt_s:6.2f} s  ({1000 / lilt_s:6.0f} files/s)")
     print(f"  sequential initiate+PUT  {seq_s:6.2f} s  ({1000 / seq_s:6.0f} files/s)")
