@@ -71,7 +71,9 @@ def test_storage_faults_are_retried(rig: Rig, kind: str, name: str) -> None:
     rig.proxy.inject(fault, method="PUT", path=PART_2 if kind == "multipart" else None, times=2)
     # A short read timeout only where the fault is a stall; elsewhere a slow
     # storage server on a loaded machine must not time out before the fault acts.
-    read_timeout = 1.0 if name.startswith("stall") else 10.0
+    # A response stall acts once storage has answered the request, so it gets
+    # long enough for that; a body stall acts at once.
+    read_timeout = {"stall_body": 1.0, "stall": 4.0}.get(name, 10.0)
     results = rig.upload([path], storage_timeout=(2.0, read_timeout))
     rig.verify(results)
     assert rig.proxy.counts[fault.kind.value] == 2
