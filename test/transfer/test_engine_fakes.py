@@ -428,7 +428,7 @@ def test_too_many_parts_is_refused_before_any_request(fakes: Fakes, make_file: M
     class Huge(FileSource):  # 48.8 TiB and a byte: no file system here holds that
         def __init__(self, path: str, **kw: object) -> None:
             super().__init__(path, **kw)  # type: ignore[arg-type]
-            self.size = 10_000 * 5 * 1024**3 + 1
+            self.snapshot = dataclasses.replace(self.snapshot, size=10_000 * 5 * 1024**3 + 1)
 
     monkeypatch.setattr(uploader, "FileSource", Huge)
     path = make_file(10)
@@ -467,7 +467,8 @@ def test_resume_skips_finished_parts(make_file: MakeFile, tmp_path: Path) -> Non
     with second.uploader(config) as up:
         result = up.upload_file(path)
     signed = [d[1] for n, d in first.api.calls[calls_before:] if n == "sign_upload_part"]
-    assert signed == [3, 4, 5]  # parts 1 and 2 were not sent again
+    assert signed == [1, 3, 4, 5]  # the probe (is upload 1 still there?), then 3 to 5
+    assert [r.query["partNumber"] for r in first.storage.puts()[-3:]] == ["3", "4", "5"]
     assert result.resumed_parts == 2 and result.upload_id == "mpu-1"
     assert first.storage.objects[result.key] == path.read_bytes()
     assert result.checksums.etag_match is True
