@@ -22,6 +22,7 @@ retries), :mod:`~lilt.transfer.engine` (scheduling, clean-up),
 from __future__ import annotations
 
 from lilt._retry import RetryPolicy
+from lilt.transfer._api import FilenameError
 from lilt.transfer.config import TransferConfig
 from lilt.transfer.engine import SerialExecutor
 from lilt.transfer.journal import JournalError
@@ -34,6 +35,7 @@ from lilt.transfer.uploader import Uploader, upload_file, upload_fileobj, upload
 
 __all__ = [
     "Checksums",
+    "FilenameError",
     "JournalError",
     "PartSpec",
     "Plan",
