@@ -248,7 +248,6 @@ class FileSource:
 
     def check_path(self) -> None:
         """Like :meth:`check_unchanged`, and the path still names this file (not a replacement)."""
-        self.check_unchanged()
         try:
             now = Snapshot.of(os.stat(self.path))
         except FileNotFoundError:
@@ -258,6 +257,7 @@ class FileSource:
         change = self.snapshot.change(now)
         if change is not None:
             raise SourceChangedError(errno.EIO, f"{change} during the upload", self.path)
+        self.check_unchanged()
 
     def _pread(self, length: int, offset: int) -> bytes:
         if length == 0:

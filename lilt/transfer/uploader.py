@@ -424,13 +424,14 @@ def _resume(job: FileJob, record: JournalRecord, journal: Journal) -> None:
     file is uploaded afresh.
     """
     if record.problem is not None:
+        named = bool(record.upload_id and record.key)
         logger.warning(
-            "%s: the journal %s cannot resume upload %s (%s); cancelling it and uploading "
-            "the file afresh",
+            "%s: the journal %s cannot resume %s (%s); %suploading the file afresh",
             job.name,
             journal.path,
-            record.upload_id,
+            f"upload {record.upload_id}" if named else "the upload it records",
             record.problem,
+            "cancelling it and " if named else "",
         )
         if record.upload_id and record.key:
             job.stale = MultipartTarget(record.upload_id, record.key)
