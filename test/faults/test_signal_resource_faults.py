@@ -251,8 +251,7 @@ def test_a_stalled_put_is_abandoned_and_retried(rig: Rig, name: str) -> None:
     assert time.monotonic() - started < HANG_GUARD
     rig.verify(results)
     part_2 = [r for r in rig.proxy.requests if r.method == "PUT" and "partNumber=2" in r.target]
-    assert len(part_2) == 2  # abandoned once, then sent again
-    TOTALS.add_faults({f"stall:{name}": 1})
+    assert len(part_2) == 2  # abandoned once, then sent again (the stall counts as storage's)
 
 
 # -- a full disk under the journal ----------------------------------------------------------------
@@ -437,5 +436,4 @@ def test_a_lost_initiate_answer_is_named_and_the_file_still_stored(
     assert named and str(record.id) in named[0]
     with lilt.ApiClient(rig.api_config()) as client:  # tidy up: the test can see the id
         lilt.UploadsApi(client).cancel_multipart_upload(orphan.upload_id, orphan.key)
-    rig.verify([result])
-    TOTALS.add_faults({f"api-net:initiate-{name}": 1})
+    rig.verify([result])  # (the lost answer counts as an api-net fault)

@@ -788,3 +788,31 @@ def test_interrupt_ends_a_stalled_put_at_once() -> None:
     finally:
         storage.close()
         sink.close()
+
+
+def test_an_interrupt_logs_the_keys_of_the_files_already_stored(
+    fakes: Fakes, make_file: MakeFile, caplog: pytest.LogCaptureFixture
+) -> None:
+    small = make_file(100, name="first.txt")
+    big = make_file(11 * MiB)
+
+    small_done = threading.Event()
+
+    def callback(event: ProgressEvent) -> None:
+        if event.name == os.fspath(small) and event.done:
+            small_done.set()
+
+    def interrupt_part_2(request: Any, number: int) -> None:
+        if request.query.get("partNumber") == "2":
+            assert small_done.wait(10)
+            raise KeyboardInterrupt  # as Ctrl-C would, while part 2 is being sent
+
+    fakes.storage.fault = interrupt_part_2  # type: ignore[assignment]
+    config = small_config(concurrency=2, progress=callback)
+    with caplog.at_level(logging.WARNING, "lilt.transfer"), fakes.uploader(config) as up, \
+            pytest.raises(KeyboardInterrupt):
+        up.upload_files([small, big])
+    (stored,) = fakes.storage.objects  # the small file made it
+    assert any(stored in r.getMessage() and "interrupted" in r.getMessage()
+               for r in caplog.records)
+    assert not fakes.api.open_uploads
