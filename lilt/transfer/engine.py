@@ -563,41 +563,32 @@ class Transfer:
         Re-signing is bounded by ``max_resigns`` and does not spend the retry
         budget. Returns the ETag and the URL that worked.
         """
+        # Without a callback, count parts when acknowledged and send each body in one
+        # piece: no per-chunk bookkeeping on the hot path.
+        on_sent = (
+            (lambda n: self.progress.sent(job.index, spec.number, n))
+            if self.config.progress is not None
+            else None
+        )
         for resign in range(self.config.max_resigns + 1):
             try:
-                return self._put(job, spec, signed, body, md5, verify), signed
+                stored = self.storage.put(
+                    signed.url,
+                    body,
+                    method=signed.method,
+                    content_type=job.new.content_type,
+                    md5=md5,
+                    deadline=self.deadline,
+                    cancel=self.cancel,
+                    on_sent=on_sent,
+                    verify=verify,
+                )
+                return stored.etag, signed
             except SignatureRejected:
                 if resign == self.config.max_resigns:
                     raise
                 signed = sign_again()
         raise AssertionError("unreachable: the last attempt returns or raises")
-
-    def _put(
-        self,
-        job: Job,
-        spec: PartSpec,
-        signed: SignedUrl,
-        body: Any,
-        md5: Optional[bytes],
-        verify: Optional[Callable[[], None]],
-    ) -> Optional[str]:
-        return self.storage.put(
-            signed.url,
-            body,
-            method=signed.method,
-            content_type=job.new.content_type,
-            md5=md5,
-            deadline=self.deadline,
-            cancel=self.cancel,
-            verify=verify,
-            # Without a callback, count parts when acknowledged and send each body
-            # in one piece: no per-chunk bookkeeping on the hot path.
-            on_sent=(
-                (lambda n: self.progress.sent(job.index, spec.number, n))
-                if self.config.progress is not None
-                else None
-            ),
-        ).etag
 
     def _check_cancelled(self) -> None:
         if self.cancel.is_set():

@@ -38,39 +38,11 @@ import lilt
 from lilt.exceptions import TransferError
 from lilt.testing.proxy import Fault
 from lilt.transfer import FilenameError, ProgressEvent, SourceChangedError
+from support.source_changes import age, change
 
 SINGLE_SIZE = 2 * MiB + 7  # above the in-memory limit: sent from the file by sendfile
 MULTI_SIZE = 2 * PART + MiB + 5  # three parts
 HANG_GUARD = 60.0  # seconds; only a bound against hangs, never a speed assertion
-
-
-def age(path: Path) -> None:
-    """Let the clock pass the file's ctime, so the next change shows in it (coarse clocks)."""
-    while time.time_ns() - os.stat(path).st_ctime_ns < 30_000_000:
-        time.sleep(0.005)
-
-
-def change(path: Path, how: str) -> bytes:
-    """Change the file as ``how`` says; return the new version's content."""
-    age(path)
-    if how == "append":
-        with open(path, "ab") as handle:
-            handle.write(b"appended while uploading")
-    elif how == "truncate":
-        os.truncate(path, os.stat(path).st_size // 3)
-    elif how == "rewrite":  # in place, then the old mtime back, as cp -p and rsync -t do
-        before = os.stat(path)
-        with open(path, "r+b") as handle:
-            handle.seek(before.st_size // 2)
-            handle.write(b"\xff" * 4096)
-        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
-    elif how == "replace":  # another file renamed over the path
-        fresh = path.with_name(path.name + ".new")
-        fresh.write_bytes(os.urandom(os.stat(path).st_size))
-        os.replace(fresh, path)
-    else:
-        raise AssertionError(how)
-    return path.read_bytes()
 
 
 class HookedApi:

@@ -49,50 +49,9 @@ from lilt.transfer.plan import PartSpec
 from lilt.transfer.results import UploadedPart
 from lilt.transfer.source import BodyAborted, FileRegion, FileSource, Snapshot, StreamSource
 from lilt.transfer.storage import StorageClient, StorageError, TransferCancelled, send_region
+from support.source_changes import change, rewrite_keeping_mtime
 
 # --- helpers ----------------------------------------------------------------------------
-
-
-def age(path: Path) -> None:
-    """Wait until the clock is past ``path``'s status-change time, so a change shows in it.
-
-    File systems stamp times from a coarse clock (a few ms); a change in the
-    same tick as the file's creation would keep the old ctime. Not a timing
-    assertion: the tests only need the next change to be visible.
-    """
-    while time.time_ns() - os.stat(path).st_ctime_ns < 30_000_000:
-        time.sleep(0.005)
-
-
-def rewrite_keeping_mtime(path: Path, offset: int = 0) -> None:
-    """Overwrite bytes in place and put the old mtime back (as cp -p, rsync -t, touch -r)."""
-    age(path)
-    before = os.stat(path)
-    with open(path, "r+b") as handle:
-        handle.seek(offset)
-        old = handle.read(16)
-        handle.seek(offset)
-        handle.write(bytes(b ^ 0xFF for b in old))
-    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
-    after = os.stat(path)
-    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
-
-
-def mutate(path: Path, how: str) -> None:
-    age(path)
-    if how == "append":
-        with open(path, "ab") as handle:
-            handle.write(b"appended")
-    elif how == "truncate":
-        os.truncate(path, os.stat(path).st_size // 2)
-    elif how == "rewrite":
-        rewrite_keeping_mtime(path)
-    elif how == "replace":
-        fresh = path.with_name(path.name + ".new")
-        fresh.write_bytes(path.read_bytes()[::-1])
-        os.replace(fresh, path)
-    else:
-        raise AssertionError(how)
 
 
 # --- the source's identity ----------------------------------------------------------------
@@ -104,7 +63,7 @@ def test_every_change_to_an_open_file_is_seen(tmp_path: Path, how: str) -> None:
     path.write_bytes(os.urandom(100_000))
     with FileSource(path) as source:
         source.check_unchanged()
-        mutate(path, how)
+        change(path, how)
         with pytest.raises(SourceChangedError) as caught:
             source.check_unchanged()
     expected = {"append": "size changed", "truncate": "size changed",
@@ -116,7 +75,7 @@ def test_a_replaced_file_is_seen_by_its_path(tmp_path: Path) -> None:
     path = tmp_path / "f"
     path.write_bytes(b"old" * 1000)
     with FileSource(path) as source:
-        mutate(path, "replace")
+        change(path, "replace")
         with pytest.raises(SourceChangedError, match="replaced"):
             source.check_path()  # the path names another file now
         with pytest.raises(SourceChangedError, match="status-change"):
@@ -131,7 +90,7 @@ def test_a_file_replaced_between_planning_and_uploading_is_refused(tmp_path: Pat
     path.write_bytes(b"x" * 1000)
     with FileSource(path) as planned:
         snapshot = planned.snapshot
-    mutate(path, "replace")  # same size, maybe even the same mtime: another inode
+    change(path, "replace")  # same size, maybe even the same mtime: another inode
     with pytest.raises(SourceChangedError, match="between planning and uploading"):
         FileSource(path, expect=snapshot)
 
@@ -343,7 +302,7 @@ def test_multipart_file_changed_before_complete_is_aborted(fakes: Fakes, make_fi
     def change_after_last_part(request: Any, number: int) -> None:
         calls["n"] += 1
         if calls["n"] == 2:
-            mutate(path, how)
+            change(path, how)
 
     fakes.storage.fault = change_after_last_part  # type: ignore[assignment]
     with fakes.uploader(small_config(concurrency=1)) as up, pytest.raises(TransferError) as caught:
