@@ -562,7 +562,7 @@ class StorageClient:
             except _TRANSIENT_ERRORS as exc:
                 if exchange.stop == "transfer cancelled":
                     raise TransferCancelled(body_sent=exchange.body_done) from None
-                cause: BaseException = exc
+                cause: BaseException = _scrubbed(exc)
                 if exchange.stop is not None:  # the watchdog abandoned it
                     cause = Stalled(exchange.stop)
                     cause.__cause__ = exc
@@ -579,7 +579,7 @@ class StorageClient:
                 detail = f"{type(exc).__name__}: {redact_url(str(exc))}"
                 raise StorageError(
                     f"{method} {redact_url(url)} failed: {detail}", attempts=attempt
-                ) from exc
+                ) from _scrubbed(exc)
             else:
                 status = response.status
                 if 200 <= status < 300:
@@ -625,6 +625,29 @@ class StorageClient:
             cancel.wait(delay)
         else:
             time.sleep(delay)
+
+
+def _scrubbed(exc: BaseException) -> BaseException:
+    """``exc``, with the presigned URL's signature taken out of it and of its causes.
+
+    urllib3 keeps the request target (the whole presigned query) in ``.url``
+    and in messages; the exception stays reachable as ``__cause__``, in
+    tracebacks and pickles, so it is redacted where it is kept.
+    """
+    seen: set[int] = set()
+    pending: list[object] = [exc]
+    while pending:
+        link = pending.pop()
+        if not isinstance(link, BaseException) or id(link) in seen:
+            continue
+        seen.add(id(link))
+        url = getattr(link, "url", None)
+        if isinstance(url, str):
+            with contextlib.suppress(AttributeError):
+                link.url = redact_url(url)  # type: ignore[attr-defined]
+        link.args = tuple(redact_url(a) if isinstance(a, str) else a for a in link.args)
+        pending += [link.__cause__, link.__context__, getattr(link, "reason", None), *link.args]
+    return exc
 
 
 def failure_is_retryable(error: StorageError, policy: RetryPolicy) -> bool:
