@@ -475,6 +475,7 @@ class Transfer:
             body, md5 = self._file_body(source, spec)
             if not isinstance(body, bytes):
                 verify = partial(_verify_part, source, spec, md5)
+
         def initiate_again() -> SignedUrl:
             # A single PUT's URL comes from initiation: initiate again for a fresh one.
             job.single = self.api.initiate_single([job.new])[0]
