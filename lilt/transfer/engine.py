@@ -583,6 +583,7 @@ class Transfer:
                     cancel=self.cancel,
                     on_sent=on_sent,
                     verify=verify,
+                    final=not job.multipart,
                 )
                 return stored.etag, signed
             except SignatureRejected:

@@ -437,3 +437,33 @@ def test_a_lost_initiate_answer_is_named_and_the_file_still_stored(
     with lilt.ApiClient(rig.api_config()) as client:  # tidy up: the test can see the id
         lilt.UploadsApi(client).cancel_multipart_upload(orphan.upload_id, orphan.key)
     rig.verify([result])  # (the lost answer counts as an api-net fault)
+
+
+@pytest.mark.parametrize("answer_after", [2.5, 8.0])
+def test_a_single_put_in_flight_when_the_batch_fails(rig: Rig, answer_after: float) -> None:
+    """Its whole body was sent and storage is answering: stored, or named as maybe stored.
+
+    Another file fails while storage holds back the answer to a small file's
+    PUT. An answer within the 2 s grace makes the file a success (in
+    ``results``); a later one leaves it unknown, and its key is in
+    ``unconfirmed`` (storage did store it here).
+    """
+    small = rig.make_file("small.bin", 1000, seed=60)
+    big = rig.make_file("big.bin", MULTI_SIZE, seed=61)
+    rig.proxy.inject(Fault.stall(answer_after), method="PUT", path=r"/small\.bin\?")
+    # the big file's parts are signed 1.5 s late, so its fatal part 2 comes after the
+    # small file's body was sent, while storage holds back the answer
+    rig.emu.faults.inject(ApiFault.slow(1.5), operation="sign", times=3)
+    rig.proxy.inject(FATAL, method="PUT", path=PART_2)
+    # a worker free for the small one, and a read timeout longer than its stalled answer
+    error = rig.expect_failure([small, big], concurrency=4, storage_timeout=(3.0, 30.0))
+    assert error.file == str(big) and error.aborted
+    (stored,) = rig.emu.list_objects()
+    assert rig.emu.read_object(stored.key) == small.read_bytes()
+    if answer_after < 1.5 + 2.0:  # within the 2 s the answer gets after the failure
+        assert [r.key for r in error.results] == [stored.key] and error.unconfirmed == ()
+    else:
+        assert error.results == () and error.unconfirmed == (stored.key,)
+        assert stored.key in str(error)
+    assert rig.emu.list_multipart_uploads() == []
+    TOTALS.uploads += 1
