@@ -81,7 +81,8 @@ logger = logging.getLogger("lilt.transfer")
 
 #: bodies up to this size are read into memory; larger ones go by sendfile
 _IN_MEMORY = 256 * 1024
-#: seconds a single PUT whose whole body was sent gets for its answer after a cancel
+#: seconds a PUT whose whole body was sent gets for its answer after a cancel (single PUTs,
+#: and parts when a journal keeps the upload)
 _ANSWER_GRACE = 2.0
 
 
@@ -583,7 +584,8 @@ class Transfer:
                     cancel=self.cancel,
                     on_sent=on_sent,
                     verify=verify,
-                    final=not job.multipart,
+                    # a stored object, or a part the journal keeps: worth its answer
+                    keep_answer=not job.multipart or self.journal is not None,
                 )
                 return stored.etag, signed
             except SignatureRejected:

@@ -204,7 +204,7 @@ class _Exchange:
         "body_done",
         "cancel",
         "deadline",
-        "final",
+        "keep_answer",
         "samples",
         "sent",
         "sock",
@@ -212,9 +212,9 @@ class _Exchange:
         "stop",
     )
 
-    def __init__(self, cancel: Optional[threading.Event], now: float, final: bool) -> None:
+    def __init__(self, cancel: Optional[threading.Event], now: float, keep_answer: bool) -> None:
         self.cancel = cancel
-        self.final = final  # stores an object by itself: its answer says whether it did
+        self.keep_answer = keep_answer  # its answer is worth waiting for after an interrupt
         self.sock: Optional[socket.socket] = None
         self.sent = 0
         self.body_done = False
@@ -382,7 +382,7 @@ class _Watchdog:
         self._wake = threading.Condition(self._lock)
         self._thread: Optional[threading.Thread] = None
 
-    def start(self, cancel: Optional[threading.Event], final: bool = False) -> _Exchange:
+    def start(self, cancel: Optional[threading.Event], keep_answer: bool = False) -> _Exchange:
         """Register a new exchange; TransferCancelled if its transfer is already cancelled.
 
         Checked under the same lock :meth:`interrupt` takes, so no PUT can
@@ -391,7 +391,7 @@ class _Watchdog:
         with self._lock:
             if cancel is not None and cancel.is_set():
                 raise TransferCancelled("transfer cancelled")
-            exchange = _Exchange(cancel, self._clock(), final)
+            exchange = _Exchange(cancel, self._clock(), keep_answer)
             self._active.add(exchange)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
@@ -408,17 +408,18 @@ class _Watchdog:
         """End the exchanges of ``cancel``'s transfer.
 
         Those still sending their body end at once (storage cannot have
-        stored a body it did not get whole), and so do parts (their upload
-        is aborted or kept anyway). A single PUT waiting for the answer to its
-        whole body gets ``grace`` seconds to receive it, so an object that is
-        being stored is reported as stored rather than as unknown.
+        stored a body it did not get whole), and so do those whose answer
+        does not matter (parts of an upload that will be aborted). The others,
+        waiting for the answer to their whole body, get ``grace`` seconds to
+        receive it, so an object (or a part a journal keeps) that is being
+        stored is reported as stored rather than as unknown.
         """
         with self._lock:
             now = self._clock()
             for exchange in self._active:
                 if exchange.cancel is not cancel:
                     continue
-                if exchange.final and exchange.body_done and grace > 0:
+                if exchange.keep_answer and exchange.body_done and grace > 0:
                     exchange.deadline = now + grace
                 else:
                     exchange.end("transfer cancelled")
@@ -534,7 +535,7 @@ class StorageClient:
         cancel: Optional[threading.Event] = None,
         on_sent: Optional[Callable[[int], None]] = None,
         verify: Optional[Callable[[], None]] = None,
-        final: bool = False,
+        keep_answer: bool = False,
     ) -> PutResult:
         """Store ``body`` at ``url``; retry transient failures; return the ETag.
 
@@ -544,8 +545,9 @@ class StorageClient:
         one declared (``BadDigest``, ``IncompleteBody``): it raises
         :class:`~lilt.transfer.SourceChangedError` if the source changed, which
         then ends the PUT at once instead of sending the changed bytes again.
-        ``final`` marks a PUT that stores an object by itself (not a part): on
-        :meth:`interrupt` it may finish receiving its answer.
+        ``keep_answer`` marks a PUT whose answer matters even when the transfer
+        is interrupted (a single PUT; a part a journal keeps): on
+        :meth:`interrupt` it may finish receiving it.
         """
         check_presigned_url(url, allow_http=self.allow_http)
         headers = {"Content-Length": str(len(body))}
@@ -557,7 +559,7 @@ class StorageClient:
         attempt = 0
         while True:
             attempt += 1
-            exchange = self._watchdog.start(cancel, final)
+            exchange = self._watchdog.start(cancel, keep_answer)
             _current.exchange = exchange
             try:
                 opener, target = self._route(url)
