@@ -666,10 +666,10 @@ class Transfer:
     def _clean_up(self, exc: BaseException) -> TransferError:
         job = self._blame
         self.cancel.set()
-        # PUTs stalled on storage would hold the clean-up for their timeout: end them now.
-        self.storage.interrupt(self.cancel, grace=_ANSWER_GRACE)
         for future in self._in_flight:
             future.cancel()
+        # PUTs stalled on storage would hold the clean-up for their timeout: end them now.
+        self.storage.interrupt(self.cancel, grace=_ANSWER_GRACE)
         running = [f for f in self._in_flight if not f.cancelled()]
         wait(running)
         for future in running:  # what did finish counts: stored files are successes
