@@ -12,6 +12,11 @@ Semantics (the contract every callback can rely on):
   threads, so it should be quick; it must not call back into the uploader.
 * A file gets exactly one event with ``done=True``, after storage acknowledged
   the whole file (for multipart uploads, after the complete call).
+* ``stored_bytes`` counts only what storage acknowledged (whole parts and
+  files), so a rate computed from it is the rate storage is really taking
+  data, not how fast the socket buffers filled; ``resumed_bytes`` is the part
+  of the counts an earlier run stored (a resumed upload), to leave out of
+  any rate.
 """
 
 from __future__ import annotations
@@ -38,6 +43,9 @@ class ProgressEvent:
         total_bytes: bytes of every file in the call sent so far.
         total_size: the sum of all sizes, or None when any size is unknown.
         done: True once, when the file has been stored completely.
+        stored_bytes: bytes of every file storage has acknowledged (resumed included).
+        resumed_bytes: bytes stored by an earlier run (taken from a journal).
+        files_done: files stored so far, of ``file_count`` in the call.
     """
 
     name: str
@@ -46,6 +54,10 @@ class ProgressEvent:
     total_bytes: int
     total_size: Optional[int]
     done: bool = False
+    stored_bytes: int = 0
+    resumed_bytes: int = 0
+    files_done: int = 0
+    file_count: int = 0
 
 
 ProgressCallback = Callable[[ProgressEvent], None]
@@ -73,6 +85,9 @@ class ProgressTracker:
         self._inflight: dict[tuple[Hashable, int], int] = {}
         self._total = 0
         self._total_size: Optional[int] = 0
+        self._stored = 0
+        self._resumed = 0
+        self._files_done = 0
 
     @property
     def total_bytes(self) -> int:
@@ -90,7 +105,10 @@ class ProgressTracker:
             else:
                 self._total_size += size
         if already:
-            self._grow(file_id, already)
+            with self._lock:
+                self._stored += already
+                self._resumed += already
+                self._grow_locked(file_id, already)
 
     def set_size(self, file_id: Hashable, size: int) -> None:
         """Fix a stream's size once its end is reached (the total then becomes known if all are)."""
@@ -115,8 +133,11 @@ class ProgressTracker:
         key = (file_id, part)
         with self._lock:
             best = self._inflight.pop(key, 0)
+            self._stored += length
             if length > best:
                 self._grow_locked(file_id, length - best)
+            elif self._callback is not None:  # the count stands; what is stored moved
+                self._emit_locked(self._files[file_id], done=False)
 
     def file_done(self, file_id: Hashable) -> None:
         with self._lock:
@@ -124,11 +145,8 @@ class ProgressTracker:
             if state.done:
                 return
             state.done = True
+            self._files_done += 1
             self._emit_locked(state, done=True)
-
-    def _grow(self, file_id: Hashable, delta: int) -> None:
-        with self._lock:
-            self._grow_locked(file_id, delta)
 
     def _grow_locked(self, file_id: Hashable, delta: int) -> None:
         state = self._files[file_id]
@@ -147,6 +165,10 @@ class ProgressTracker:
                     total_bytes=self._total,
                     total_size=self._total_size,
                     done=done,
+                    stored_bytes=self._stored,
+                    resumed_bytes=self._resumed,
+                    files_done=self._files_done,
+                    file_count=len(self._files),
                 )
             )
 
