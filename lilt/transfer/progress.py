@@ -21,6 +21,8 @@ Semantics (the contract every callback can rely on):
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 import threading
 import time
@@ -28,7 +30,15 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import IO, Any, Callable, Optional
 
-__all__ = ["ProgressCallback", "ProgressEvent", "ProgressTracker", "TextProgress", "TqdmProgress"]
+__all__ = [
+    "ProgressCallback",
+    "ProgressEvent",
+    "ProgressTracker",
+    "TerminalProgress",
+    "TextProgress",
+    "TqdmProgress",
+    "format_size",
+]
 
 
 @dataclass(frozen=True)
@@ -285,3 +295,195 @@ def _mib(n: int) -> str:
 
 def _short(name: str, limit: int = 40) -> str:
     return name if len(name) <= limit else "…" + name[-(limit - 1) :]
+
+
+class TerminalProgress:
+    """One status line on a terminal, redrawn in place: the ``lilt`` command's progress bar.
+
+    What it shows is meant to be true, not flattering:
+
+    * amounts in the units of the command's summary (``format_size``) and the
+      rate in MiB/s, always;
+    * the rate counts only bytes storage acknowledged in the last few seconds
+      (``stored_bytes``), so socket buffers filling up at the start do not
+      show as 600 MB/s on a 70 MiB/s link, and bytes an earlier run stored
+      (a resumed upload) are left out of it; until storage acknowledges
+      anything it shows ``--``;
+    * the line fits the terminal's width at every redraw: the file name is
+      shortened first, then the file count, the time left and the bar go.
+
+    :meth:`close` ends the line once; events arriving after it (work that
+    finishes while an interrupted upload is cleaned up) are not drawn, so the
+    bar is never drawn twice. Thread-safe.
+    """
+
+    def __init__(
+        self,
+        stream: Optional[IO[str]] = None,
+        *,
+        interval: float = 0.1,
+        window: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+        width: Optional[Callable[[], int]] = None,
+    ) -> None:
+        self._stream = stream if stream is not None else sys.stderr
+        self._interval = interval
+        self._window = window
+        self._clock = clock
+        self._width = width or self._terminal_width
+        self._lock = threading.Lock()
+        self._samples: list[tuple[float, int]] = []
+        self._event: Optional[ProgressEvent] = None
+        self._drawn_at: Optional[float] = None
+        self._on_screen = False
+        self._closed = False
+
+    def __call__(self, event: ProgressEvent) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            now = self._clock()
+            self._event = event
+            new = event.stored_bytes - event.resumed_bytes
+            if not self._samples or new != self._samples[-1][1]:
+                self._samples.append((now, new))
+            while len(self._samples) > 2 and self._samples[1][0] <= now - self._window:
+                del self._samples[0]
+            finished = event.total_size is not None and event.stored_bytes >= event.total_size
+            if finished or self._drawn_at is None or now - self._drawn_at >= self._interval:
+                self._draw(now)
+
+    def rate(self) -> Optional[float]:
+        """Bytes per second storage acknowledged over the last ``window`` seconds, or None."""
+        with self._lock:
+            return self._rate(self._clock())
+
+    def clear(self) -> None:
+        """Erase the line (to print something else); the next event draws it again."""
+        with self._lock:
+            if self._on_screen and not self._closed:
+                self._stream.write("\r\x1b[K")
+                self._stream.flush()
+                self._on_screen = False
+                self._drawn_at = None
+
+    def close(self, *, interrupted: bool = False) -> None:
+        """End the line for good: drawn one last time unless ``interrupted``, then a newline."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self._event is not None and not interrupted:
+                self._draw(self._clock())
+            if self._on_screen:
+                self._stream.write("\n")
+                self._stream.flush()
+
+    def __enter__(self) -> TerminalProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- drawing (lock held) -------------------------------------------------------
+
+    def _rate(self, now: float) -> Optional[float]:
+        if len(self._samples) < 2 or self._samples[-1][1] <= 0:
+            return None
+        (start, first), (_, last) = self._samples[0], self._samples[-1]
+        elapsed = now - start
+        return (last - first) / elapsed if elapsed > 0 else None
+
+    def _draw(self, now: float) -> None:
+        event = self._event
+        assert event is not None
+        line = render_line(event, self._rate(now), max(20, self._width() - 1))
+        self._stream.write("\r" + line + "\x1b[K")
+        self._stream.flush()
+        self._on_screen = True
+        self._drawn_at = now
+
+    def _terminal_width(self) -> int:
+        try:
+            return os.get_terminal_size(self._stream.fileno()).columns
+        except (AttributeError, OSError, ValueError):
+            return shutil.get_terminal_size().columns
+
+
+def render_line(event: ProgressEvent, rate: Optional[float], width: int) -> str:
+    """The status line for ``event`` at ``rate`` bytes/s, at most ``width`` characters."""
+    total = event.total_size
+    unit = size_unit(total if total else event.total_bytes)
+    amount = (
+        f"{scaled(event.total_bytes, unit)}/{scaled(total, unit)} {unit}"
+        if total is not None
+        else f"{scaled(event.total_bytes, unit)} {unit}"
+    )
+    percent = f"{min(event.total_bytes / total, 1.0) * 100:3.0f}%" if total else "  -%"
+    speed = f"{rate / MiB:.1f} MiB/s" if rate is not None else "-- MiB/s"
+    eta = ""
+    if rate and total is not None:
+        left = max(0, total - event.stored_bytes)
+        eta = f"{_clock_time(left / rate)} left"
+    files = f"{event.files_done}/{event.file_count} files" if event.file_count > 1 else ""
+    # Most useful first; what does not fit goes from the end: the file count, the time
+    # left, the speed. The bar and the name share what is left, the name shortened.
+    pieces = [part for part in (f"{percent} {amount}", speed, eta, files) if part]
+    while len(pieces) > 1 and len("  ".join(pieces)) > width:
+        pieces.pop()
+    line = "  ".join(pieces)
+    room = width - len(line)
+    bar_width = 0
+    if total and room >= 13:  # " [" + at least 10 + "]"
+        bar_width, room = 10, room - 13
+    name_width = min(len(event.name), room - 2) if room - 2 >= 8 else 0
+    if name_width:
+        room -= name_width + 2
+    if bar_width and total:
+        bar_width += min(20, room)
+        line = f"{percent} {_bar(event.total_bytes, total, bar_width)} " + line[len(percent) + 1:]
+    if name_width:
+        line += "  " + _shorten(event.name, name_width)
+    return line[:width]
+
+
+MiB = 1024 * 1024
+_UNITS = (("GiB", 1024**3), ("MiB", MiB), ("KiB", 1024), ("B", 1))
+
+
+def size_unit(size: Optional[int]) -> str:
+    """The unit ``format_size`` uses for ``size``: the largest that keeps it at least 1."""
+    for unit, factor in _UNITS:
+        if size is not None and size >= factor:
+            return unit
+    return "B"
+
+
+def scaled(size: Optional[int], unit: str) -> str:
+    """``size`` in ``unit`` with one decimal (bytes as a whole number)."""
+    if size is None:
+        return "?"
+    factor = dict(_UNITS)[unit]
+    return f"{size}" if factor == 1 else f"{size / factor:.1f}"
+
+
+def format_size(size: int) -> str:
+    """``12.0 MiB``, ``1.5 GiB``, ``512 B``: the one format of sizes in the command's output."""
+    unit = size_unit(size)
+    return f"{scaled(size, unit)} {unit}"
+
+
+def _bar(done: int, total: int, width: int) -> str:
+    filled = int(width * min(done / total, 1.0))
+    return "[" + "#" * filled + "·" * (width - filled) + "]"
+
+
+def _clock_time(seconds: float) -> str:
+    seconds = int(seconds + 0.5)
+    if seconds >= 3600:
+        return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def _shorten(name: str, room: int) -> str:
+    return name if len(name) <= room else "…" + name[-(room - 1):]

@@ -564,7 +564,7 @@ def _resume(job: FileJob, record: JournalRecord) -> None:
             checksums=Checksums(md5=record.md5s.get(1))
             if record.upload_id is None
             else Checksums(),
-            resumed_parts=len(record.parts),
+            resumed_parts=max(len(record.parts), 1),  # all of it: nothing left to send
         )
         return
     assert record.upload_id is not None
