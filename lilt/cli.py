@@ -313,6 +313,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             with contextlib.suppress(OSError):
                 sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - no flush error at exit
             return EXIT_OK
+        except Exception as exc:
+            from lilt.exceptions import ApiException
+
+            if not isinstance(exc, (ApiException, OSError)) and os.environ.get(
+                "LILT_LOG", ""
+            ).lower() in ("debug", "1", "true"):
+                raise  # the whole traceback, for a bug report
+            return _report_failure(args, exc)
 
 
 def _usage_failure(message: str, as_json: bool) -> int:
@@ -634,8 +642,11 @@ def _report_interrupt(args: argparse.Namespace, exc: KeyboardInterrupt, journal:
     _print_resume_help(args, journal, run)
 
 
-def _print_resume_help(args: argparse.Namespace, journal: str, run: _Run) -> None:
+def _print_resume_help(args: argparse.Namespace, journal: str, run: _Run, *,
+                       always: bool = True) -> None:
     kept = _kept(journal)
+    if not kept and not always:
+        return
     done = ""
     if run.uploaded:
         done = f"{run.uploaded} file{'s' if run.uploaded != 1 else ''} finished; "
@@ -1079,7 +1090,7 @@ def _report_failure(args: argparse.Namespace, exc: BaseException, journal: Optio
         return EXIT_FAILED
     print(f"lilt: {_describe(exc)}", file=sys.stderr)
     if journal is not None and run is not None:
-        _print_resume_help(args, journal, run)
+        _print_resume_help(args, journal, run, always=False)
     return EXIT_FAILED
 
 
