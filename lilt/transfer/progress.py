@@ -397,7 +397,9 @@ class TerminalProgress:
     def _draw(self, now: float) -> None:
         event = self._event
         assert event is not None
-        line = render_line(event, self._rate(now), max(20, self._width() - 1))
+        # Three columns spare: the terminal echoes Ctrl-C as "^C" after the line, and a
+        # full line would wrap there, so the next redraw would leave a second bar behind.
+        line = render_line(event, self._rate(now), max(20, self._width() - 3))
         self._stream.write("\r" + line + "\x1b[K")
         self._stream.flush()
         self._on_screen = True
@@ -422,7 +424,7 @@ def render_line(event: ProgressEvent, rate: Optional[float], width: int) -> str:
     percent = f"{min(event.total_bytes / total, 1.0) * 100:3.0f}%" if total else "  -%"
     speed = f"{rate / MiB:.1f} MiB/s" if rate is not None else "-- MiB/s"
     eta = ""
-    if rate and total is not None:
+    if rate and total is not None and event.stored_bytes < total:
         left = max(0, total - event.stored_bytes)
         eta = f"{_clock_time(left / rate)} left"
     files = f"{event.files_done}/{event.file_count} files" if event.file_count > 1 else ""
