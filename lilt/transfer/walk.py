@@ -1,6 +1,6 @@
 """Which local files an upload covers: file arguments as given, folders walked lazily.
 
-A folder is walked one directory at a time (``os.scandir``), and files are
+A folder is walked one directory at a time (``os.listdir``), and files are
 yielded as they are found, so a tree of any size never becomes one list, an
 argument list, or one open descriptor per file. The rules, also in
 ``docs/uploads.md``:
@@ -117,46 +117,48 @@ def walk(
     while stack:
         directory, inner_dir = stack.pop()
         try:
-            with os.scandir(directory) as scan:
-                entries = sorted(scan, key=lambda e: e.name)
+            # Names only (not DirEntry objects): a folder of 100,000 files costs a few MiB
+            # while it is walked, then nothing.
+            names = sorted(os.listdir(directory))
         except OSError as exc:
             on_skip(SkippedPath(directory, _reason(exc), error=True))
             continue
         folders: list[tuple[str, str]] = []
-        for entry in entries:
-            inner = f"{inner_dir}/{entry.name}" if inner_dir else entry.name
+        for name in names:
+            path = os.path.join(directory, name)
+            inner = f"{inner_dir}/{name}" if inner_dir else name
             try:
-                target = entry.stat()  # follows symbolic links
+                target = os.stat(path)  # follows symbolic links
             except FileNotFoundError:
-                if entry.is_symlink():
-                    on_skip(SkippedPath(entry.path, "symbolic link to nothing"))
+                if os.path.islink(path):
+                    on_skip(SkippedPath(path, "symbolic link to nothing"))
                 else:  # removed while we looked
-                    on_skip(SkippedPath(entry.path, "removed during the walk", error=True))
+                    on_skip(SkippedPath(path, "removed during the walk", error=True))
                 continue
             except OSError as exc:
-                on_skip(SkippedPath(entry.path, _reason(exc), error=True))
+                on_skip(SkippedPath(path, _reason(exc), error=True))
                 continue
             identity = (target.st_dev, target.st_ino)
             if stat.S_ISDIR(target.st_mode):
                 if not rules.enters_folder(inner):
                     continue
                 if identity in entered:
-                    on_skip(SkippedPath(entry.path, "folder already walked (a link loop or a "
-                                                    "second link to it)"))
+                    on_skip(SkippedPath(path, "folder already walked (a link loop or a "
+                                              "second link to it)"))
                     continue
                 entered.add(identity)
-                folders.append((entry.path, inner))
+                folders.append((path, inner))
             elif stat.S_ISREG(target.st_mode):
                 if not rules.takes_file(inner):
                     continue
                 first = seen.get(identity)
                 if first is not None:
-                    on_skip(SkippedPath(entry.path, f"same file as {first} (a link to it)"))
+                    on_skip(SkippedPath(path, f"same file as {first} (a link to it)"))
                     continue
-                seen[identity] = entry.path
-                yield LocalFile(entry.path, f"{top}/{inner}")
+                seen[identity] = path
+                yield LocalFile(path, f"{top}/{inner}")
             else:
-                on_skip(SkippedPath(entry.path, "not a regular file"))
+                on_skip(SkippedPath(path, "not a regular file"))
         stack.extend(reversed(folders))
 
 

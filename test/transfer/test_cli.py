@@ -621,3 +621,46 @@ def test_sixteen_threads_share_a_client_without_pool_warnings(
                 thread.join(30)
     assert not [r for r in caplog.records if "pool is full" in r.getMessage()]
 
+
+
+# --- an API whose records name their multipart upload --------------------------------------
+
+
+def test_records_with_upload_id_and_key_are_shown_and_cancellable(
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Where the API reports ``uploadId`` and ``key`` on a record, list, show, cancel by
+    record id and clean use them (the emulator, like LILT's documented API, does not)."""
+    from support.http_server import Reply, Seen, Upstream
+
+    record = {"id": 7, "filename": "big.zip", "status": "pending",
+              "created_at": "2026-01-13T09:30:00.123456Z", "uploadId": "mpu-77",
+              "key": "uploads/7/big.zip"}
+
+    def answer(seen: Seen) -> Reply:
+        if seen.method == "GET" and seen.path == "/v2/upload":
+            return Reply(200, [record], {"Content-Type": "application/json"})
+        if seen.method == "GET" and seen.path == "/v2/upload/7":
+            return Reply(200, record, {"Content-Type": "application/json"})
+        if seen.method == "DELETE" and seen.path == "/v2/upload/s3/multipart/mpu-77":
+            return Reply(200, {"success": True, "message": "aborted"},
+                         {"Content-Type": "application/json"})
+        return Reply(404, {"message": "no"}, {"Content-Type": "application/json"})
+
+    with Upstream(answer) as api:
+        common = ["--api-key", "k", "--host", api.url]
+        assert cli.main(["uploads", "list", *common]) == 0
+        out = capsys.readouterr().out.splitlines()
+        assert out[0].split() == ["ID", "STATUS", "CREATED", "FILENAME", "UPLOAD", "ID", "KEY"]
+        assert out[1].split() == ["7", "pending", "2026-01-13T09:30:00Z", "big.zip", "mpu-77",
+                                  "uploads/7/big.zip"]
+        assert cli.main(["uploads", "show", "7", *common]) == 0
+        shown = capsys.readouterr().out
+        assert "upload id: mpu-77" in shown and "key:       uploads/7/big.zip" in shown
+        assert cli.main(["uploads", "clean", "--older-than", "1h", *common]) == 0
+        assert "would cancel 1 multipart upload" in capsys.readouterr().out
+        assert not any(s.method == "DELETE" for s in api.seen)  # a dry run
+        assert cli.main(["uploads", "cancel", "7", *common]) == 0
+        assert "cancelled mpu-77 (uploads/7/big.zip): aborted" in capsys.readouterr().out
+        [delete] = [s for s in api.seen if s.method == "DELETE"]
+        assert delete.query == "s3Key=uploads/7/big.zip"
