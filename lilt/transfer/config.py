@@ -66,8 +66,10 @@ class TransferConfig:
         max_resigns: how often one part may be re-signed after storage rejects
             its URL as expired or invalid (403). Re-signing does not spend the
             retry budget, so it needs its own bound.
-        storage_timeout: (connect, read) seconds for each storage request; the
-            read timeout bounds each wait for the socket, not the request.
+        storage_timeout: (connect, read) seconds for each storage request, or
+            one number for both. Never a total: a large part may rightly take
+            minutes, so the number bounds each wait for the server, as ``read``
+            does.
         stall_timeout: the no-progress timeout of storage requests, as curl's
             ``--speed-time``: a PUT that sends fewer than ``stall_speed`` bytes
             a second over this many seconds, or gets no answer this long after
@@ -90,7 +92,7 @@ class TransferConfig:
     progress: Optional[ProgressCallback] = None
     checksum: bool = True
     max_resigns: int = 3
-    storage_timeout: tuple[float, float] = (10.0, 120.0)
+    storage_timeout: Union[float, tuple[float, float]] = (10.0, 120.0)
     stall_timeout: Optional[float] = 60.0
     stall_speed: int = 1024
     allow_http_storage: bool = False
@@ -126,7 +128,10 @@ class TransferConfig:
             raise ValueError("progress must be a callable taking a ProgressEvent, or None")
         if self.journal is not None and not isinstance(self.journal, (str, os.PathLike)):
             raise ValueError(f"journal must be a path or None, got {type(self.journal).__name__}")
-        connect, read = self.storage_timeout
+        timeout = self.storage_timeout
+        if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
+            object.__setattr__(self, "storage_timeout", (float(timeout), float(timeout)))
+        connect, read = self.storage_timeout  # type: ignore[misc]
         if connect <= 0 or read <= 0:
             raise ValueError(f"storage_timeout values must be positive, got {self.storage_timeout}")
         if self.stall_timeout is not None and not (
