@@ -8,10 +8,12 @@ uploader. Randomness comes in as an argument so the arithmetic is testable.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import random as _random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -200,3 +202,34 @@ class LiltRetry(Retry):
             # budget is spent after it.
             new.started = now
         return new
+
+
+# -- one retry layer ------------------------------------------------------------
+
+_CALLER_RETRIES: ContextVar[bool] = ContextVar("lilt_caller_retries", default=False)
+
+
+@contextlib.contextmanager
+def caller_retries() -> Iterator[None]:
+    """API calls made inside are attempted once by the transport: the caller retries them.
+
+    The managed uploader retries its own API calls (it knows which are safe
+    to repeat); without this the transport's retries would multiply with
+    its, and one call against a refused port would be tried attempts**2 times.
+    """
+    token = _CALLER_RETRIES.set(True)
+    try:
+        yield
+    finally:
+        _CALLER_RETRIES.reset(token)
+
+
+def transport_retries(configured: Any) -> Optional[Retry]:
+    """The urllib3 ``Retry`` for one API request: None for ``configured`` (the pool's),
+    or, inside :func:`caller_retries`, one that makes a single attempt and follows
+    redirects as ``configured`` does."""
+    if not _CALLER_RETRIES.get():
+        return None
+    base = configured if isinstance(configured, Retry) else Retry.from_int(configured)
+    redirect = base.redirect if base.redirect is not None else 5
+    return base.new(total=None, connect=0, read=0, status=0, other=0, redirect=redirect)

@@ -299,7 +299,14 @@ class TransferError(ApiException):
     ``upload_id`` and ``key`` (None for single-PUT uploads or before
     initiation), the part numbers already stored (``completed_parts``) and
     whether the multipart upload was aborted on the server (``aborted``).
-    The underlying error is ``__cause__``; its status, if it had one, is ``status``.
+    ``results`` holds the :class:`~lilt.transfer.UploadResult` of every file
+    of the call that was stored before or while it failed (their objects stay
+    stored), and ``unconfirmed`` the keys of single PUTs cut off after their
+    whole body was sent, which storage may hold. ``api_error`` is the API's
+    own exception behind the failure, when there is one (an
+    ``UnauthorizedException`` for a wrong key, ...), with its ``status`` also
+    in ``status`` and its text in ``message``. The underlying error is
+    ``__cause__``. Picklable; nothing in it carries a credential.
     """
 
     def __init__(
@@ -312,6 +319,9 @@ class TransferError(ApiException):
         completed_parts: Sequence[int] = (),
         aborted: bool = False,
         status: Optional[int] = None,
+        results: Sequence[Any] = (),
+        api_error: Optional[ApiException] = None,
+        unconfirmed: Sequence[str] = (),
     ) -> None:
         ApiException.__init__(self, status=status, reason=redact_text(message))
         self.file = file
@@ -319,6 +329,15 @@ class TransferError(ApiException):
         self.key = key
         self.completed_parts = tuple(completed_parts)
         self.aborted = aborted
+        self.results = tuple(results)
+        self.api_error = api_error
+        self.unconfirmed = tuple(unconfirmed)
+        if api_error is not None:
+            self.error = api_error.error
+            self.headers = api_error.headers
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.reason or "",), self.__dict__)
 
     def __str__(self) -> str:
         parts = ",".join(str(n) for n in self.completed_parts) or "none"

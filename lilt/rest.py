@@ -23,6 +23,7 @@ import urllib3
 from urllib3 import exceptions as u3
 
 from lilt._redact import install_log_redaction, redact_text
+from lilt._retry import transport_retries
 from lilt.configuration import Configuration
 from lilt.exceptions import (
     ApiConnectionError,
@@ -193,6 +194,9 @@ class RESTClientObject:
         headers = headers or {}
         timeout = to_timeout(_request_timeout) or to_timeout(self.configuration.timeout)
         kwargs = self._body_arguments(method, headers, body, post_params)
+        once = transport_retries(self.pool_manager.connection_pool_kw.get("retries"))
+        if once is not None:  # the caller (the managed uploader) retries this call itself
+            kwargs["retries"] = once
         started = time.perf_counter()
         try:
             response = self.pool_manager.request(

@@ -230,15 +230,17 @@ class EmulatorApp:
         return refresh(self.backend, record).to_wire()
 
     def _op_params(self, call: _Call) -> Any:
-        return self._start_single(wire.initiate_item_from_query(call.request.args))
+        (item,) = _named([wire.initiate_item_from_query(call.request.args)])
+        return self._start_single(item)
 
     def _op_initiate(self, call: _Call) -> Any:
         items, many = wire.initiate_items(call.json())
-        answers = [self._start_single(item) for item in items]
+        answers = [self._start_single(item) for item in _named(items)]
         return answers if many else answers[0]
 
     def _op_initiate_multipart(self, call: _Call) -> Any:
         items, many = wire.initiate_items(call.json())
+        items = _named(items)
         started: list[UploadRecord] = []
         try:
             for item in items:
@@ -345,6 +347,21 @@ def refresh(backend: Backend, record: UploadRecord) -> UploadRecord:
     ):
         return backend.records.set_status(record.id, UploadStatus.UPLOADED)
     return record
+
+
+def _named(items: list[InitiateItem]) -> list[InitiateItem]:
+    """``items``, once every file name is one storage keys can hold (else a 400).
+
+    JSON can carry a lone surrogate (``"\\ud800"``), which has no UTF-8
+    form: no key, URL or header can be made from it.
+    """
+    for item in items:
+        try:
+            item.filename.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ApiError(400, "filename is not valid Unicode (it holds a lone surrogate "
+                                "code point, which has no UTF-8 form)") from None
+    return items
 
 
 def _target(request: Request) -> str:

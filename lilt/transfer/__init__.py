@@ -23,6 +23,7 @@ command keeps journals), :mod:`~lilt.transfer.walk` (folders),
 from __future__ import annotations
 
 from lilt._retry import RetryPolicy
+from lilt.transfer._api import FilenameError
 from lilt.transfer.config import TransferConfig
 from lilt.transfer.engine import SerialExecutor
 from lilt.transfer.journal import JournalError
@@ -42,6 +43,7 @@ from lilt.transfer.walk import LocalFile, SkippedPath
 
 __all__ = [
     "Checksums",
+    "FilenameError",
     "JournalError",
     "LocalFile",
     "PartSpec",

@@ -70,6 +70,17 @@ class TransferConfig:
             one number for both. Never a total: a large part may rightly take
             minutes, so the number bounds each wait for the server, as ``read``
             does.
+        stall_timeout: the no-progress timeout of storage requests, as curl's
+            ``--speed-time``: a PUT that sends fewer than ``stall_speed`` bytes
+            a second over this many seconds, or gets no answer this long after
+            its body was sent, is abandoned (its socket closed) and retried
+            like a timeout, within the retry policy. 60 s by default; None
+            turns it off (then only ``storage_timeout`` ends a slow PUT).
+        stall_speed: bytes a second below which a PUT counts as stalled (1 KiB,
+            as low as any working link goes; curl's ``--speed-limit``).
+        allow_http_storage: use presigned URLs that say ``http://`` although the
+            API was reached over ``https://``. Off by default: such a URL would
+            send the file, and the signature that lets anyone write it, in clear.
     """
 
     multipart_threshold: int = 16 * MiB
@@ -82,6 +93,9 @@ class TransferConfig:
     checksum: bool = True
     max_resigns: int = 3
     storage_timeout: Union[float, tuple[float, float]] = (10.0, 120.0)
+    stall_timeout: Optional[float] = 60.0
+    stall_speed: int = 1024
+    allow_http_storage: bool = False
 
     def __post_init__(self) -> None:
         _require_int("multipart_threshold", self.multipart_threshold)
@@ -120,6 +134,20 @@ class TransferConfig:
         connect, read = self.storage_timeout  # type: ignore[misc]
         if connect <= 0 or read <= 0:
             raise ValueError(f"storage_timeout values must be positive, got {self.storage_timeout}")
+        if self.stall_timeout is not None and not (
+            isinstance(self.stall_timeout, (int, float))
+            and not isinstance(self.stall_timeout, bool)
+            and self.stall_timeout > 0
+        ):
+            raise ValueError(
+                f"stall_timeout must be a positive number of seconds or None, "
+                f"got {self.stall_timeout!r}"
+            )
+        _require_int("stall_speed", self.stall_speed)
+        if self.stall_speed < 0:
+            raise ValueError(f"stall_speed must not be negative, got {self.stall_speed}")
+        if not isinstance(self.allow_http_storage, bool):
+            raise ValueError("allow_http_storage must be True or False")
 
 
 def _require_int(name: str, value: object) -> None:

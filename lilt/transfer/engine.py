@@ -16,15 +16,22 @@ calling thread orchestrates; worker threads do the I/O:
   part N+1. Only parts in flight occupy memory: at most
   ``(concurrency + 1) * part_size`` whatever the file size (streams), and for
   files about 1 MiB per part in flight, since their bytes go by ``sendfile``.
-* Any failure (or Ctrl-C) goes to :meth:`Transfer._fail`, the only place that
-  stops the pool, waits for running tasks, aborts the multipart uploads still
-  open (unless a journal keeps them for resuming) and raises.
+* Any failure (or Ctrl-C, or any other exception raised in the calling
+  thread) goes to :meth:`Transfer._fail`, the only place that stops the pool,
+  shuts the sockets of the PUTs in flight, waits for running tasks, counts
+  what they finished (a file stored or completed meanwhile is a success, and
+  is never aborted), aborts the multipart uploads still open (unless the
+  journal holds them for resuming) and raises. While it runs on the main
+  thread, SIGINT, SIGTERM and SIGHUP are held back (:mod:`._shield`), so a
+  second Ctrl-C cannot skip the abort.
 """
 
 from __future__ import annotations
 
 import collections
+import errno
 import hashlib
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -36,11 +43,12 @@ from typing import Any, Callable, Optional, TypeVar, Union
 from urllib.parse import urlsplit, urlunsplit
 
 from lilt._redact import redact_url
-from lilt.exceptions import TransferError
+from lilt.exceptions import ApiException, NotFoundException, TransferError
 from lilt.transfer._api import MAX_BATCH, ApiOps, MultipartTarget, NewFile, SignedUrl
+from lilt.transfer._shield import SignalShield
 from lilt.transfer.config import MAX_PARTS, TransferConfig
-from lilt.transfer.journal import Journal, JournalRecord
-from lilt.transfer.plan import PartSpec, Plan, PlanError
+from lilt.transfer.journal import Journal, JournalError, JournalRecord
+from lilt.transfer.plan import PartSpec, Plan, PlanError, fit_part_size
 from lilt.transfer.progress import ProgressTracker
 from lilt.transfer.results import (
     Checksums,
@@ -50,7 +58,13 @@ from lilt.transfer.results import (
     multipart_etag,
     normalize_etag,
 )
-from lilt.transfer.source import FileIdentity, FileSource, StreamSource
+from lilt.transfer.source import (
+    FileIdentity,
+    FileSource,
+    Snapshot,
+    SourceChangedError,
+    StreamSource,
+)
 from lilt.transfer.storage import (
     Buffer,
     SignatureRejected,
@@ -63,8 +77,13 @@ __all__ = ["FileJob", "SerialExecutor", "StreamJob", "Transfer"]
 
 T = TypeVar("T")
 
+logger = logging.getLogger("lilt.transfer")
+
 #: bodies up to this size are read into memory; larger ones go by sendfile
 _IN_MEMORY = 256 * 1024
+#: seconds a PUT whose whole body was sent gets for its answer after a cancel (single PUTs,
+#: and parts when a journal keeps the upload)
+_ANSWER_GRACE = 2.0
 
 
 class SerialExecutor(Executor):
@@ -111,6 +130,8 @@ class _Job:
     result: Optional[UploadResult] = None
     resumed_parts: int = 0
     etag: Optional[str] = None  # a single PUT's ETag as storage reported it
+    journaled: bool = False  # the journal durably holds this multipart upload's start
+    unconfirmed: bool = False  # a single PUT cut off after its whole body was sent
 
     @property
     def key(self) -> Optional[str]:
@@ -128,14 +149,16 @@ class FileJob(_Job):
     """A regular file, read with positional reads."""
 
     identity: Optional[FileIdentity] = None  # with a journal
-    mtime_ns: int = 0
+    snapshot: Optional[Snapshot] = None  # the version planned; every read is checked against it
     source: Optional[FileSource] = None
     resume: Optional[JournalRecord] = None
+    probe: bool = False  # resumed from the journal: check the upload still exists first
+    stale: Optional[MultipartTarget] = None  # a journal's unusable upload: cancel, start afresh
 
     def open(self) -> FileSource:
         if self.source is None:
             assert self.path is not None and self.size is not None
-            self.source = FileSource(self.path, expect=(self.size, self.mtime_ns))
+            self.source = FileSource(self.path, expect=self.snapshot)
         return self.source
 
     def close(self) -> None:
@@ -249,13 +272,20 @@ class Transfer:
 
     def run(self) -> list[UploadResult]:
         """Upload every job; return results in job order, or raise TransferError."""
-        for job in self.jobs:
-            self.progress.add_file(job.index, job.name, job.size, already=_resumed_bytes(job))
-            if job.result is not None:  # completed in an earlier run (journal)
-                self.progress.file_done(job.index)
-            else:
-                (self._large if job.multipart else self._small).append(job)
         try:
+            for job in self.jobs:  # journal records to check or clear first
+                if isinstance(job, FileJob) and job.stale is not None:
+                    self._blame = job
+                    self._cancel_stale(job)
+                if isinstance(job, FileJob) and job.probe:
+                    self._blame = job
+                    self._probe(job)
+            for job in self.jobs:
+                self.progress.add_file(job.index, job.name, job.size, already=_resumed_bytes(job))
+                if job.result is not None:  # completed in an earlier run (journal)
+                    self.progress.file_done(job.index)
+                else:
+                    (self._large if job.multipart else self._small).append(job)
             while True:
                 while len(self._in_flight) < self._window:
                     task = self._next_task()
@@ -314,6 +344,34 @@ class Transfer:
                 return job, partial(self._complete, job)
         return None
 
+    def _probe(self, job: FileJob) -> None:
+        """Before resuming an upload from the journal, check the API still knows it.
+
+        Signing part 1 has no effect on the upload; a 404 means the upload
+        id is unknown, cancelled or already completed (a journal from
+        elsewhere, or one that missed its last line): the file starts afresh.
+        """
+        job.probe = False
+        assert job.target is not None and job.size is not None
+        length = min(job.part_size, job.size)
+        try:
+            self.api.sign(job.target, 1, length)
+        except NotFoundException as exc:
+            logger.warning(
+                "%s: the journal's multipart upload %s (key %s) is not pending on the server "
+                "(%s); uploading the file afresh",
+                job.name,
+                job.target.upload_id,
+                job.target.key,
+                exc.message or exc.status,
+            )
+            job.target = None
+            job.parts.clear()
+            job.md5s.clear()
+            job.resumed_parts = 0
+            job.journaled = False
+            job.part_size = fit_part_size(job.size, self.config.part_size)
+
     def _part_task(self, job: Job) -> Optional[tuple[Job, Callable[[], Outcome]]]:
         if isinstance(job, FileJob):
             job.open()
@@ -334,17 +392,31 @@ class Transfer:
         batch = [job, *islice(waiting, MAX_BATCH - 1)]
         for each, target in zip(batch, self.api.initiate_multipart([j.new for j in batch])):
             each.target = target
-            if self.journal is not None and isinstance(each, FileJob):
+        if self.journal is None:
+            return
+        for each in batch:  # every target is set first: one not recorded is aborted on failure
+            if isinstance(each, FileJob):
                 assert each.path is not None and each.identity is not None
+                assert each.target is not None
                 self.journal.start(
                     each.path,
                     each.identity,
                     filename=each.new.filename,
                     content_type=each.new.content_type,
-                    key=target.key,
-                    upload_id=target.upload_id,
+                    key=each.target.key,
+                    upload_id=each.target.upload_id,
                     part_size=each.part_size,
                 )
+                each.journaled = True
+
+    def _cancel_stale(self, job: FileJob) -> None:
+        """Cancel the upload an unusable journal record names, so it does not stay pending."""
+        stale, job.stale = job.stale, None
+        assert stale is not None
+        try:
+            self.api.cancel(stale)
+        except ApiException as exc:  # unknown or finished already: nothing is pending
+            logger.info("cancel of the journal's upload %s: %s", stale.upload_id, exc.status)
 
     # --- tasks (worker threads) ------------------------------------------------
 
@@ -357,21 +429,33 @@ class Transfer:
         assert job.target is not None
         signed = self.api.sign(job.target, spec.number, spec.length)
         body: Any
+        verify: Optional[Callable[[], None]] = None
         if data is None:
             assert isinstance(job, FileJob) and job.source is not None
-            body, md5 = self._file_body(job.source, spec)
+            source = job.source
+            body, md5 = self._file_body(source, spec)
+            if not isinstance(body, bytes):  # sent from the file: it may change under the send
+                verify = partial(_verify_part, source, spec, md5)
         else:
             body, md5 = data, hashlib.md5(data).digest() if self.config.checksum else None
         target = job.target
         etag, _ = self._put_signed(
-            job, spec, signed, body, md5, lambda: self.api.sign(target, spec.number, spec.length)
+            job,
+            spec,
+            signed,
+            body,
+            md5,
+            lambda: self.api.sign(target, spec.number, spec.length),
+            verify,
         )
         if isinstance(job, FileJob) and job.source is not None:
-            job.source.check_unchanged()  # sent straight from the file: was it still the same?
+            # Sent straight from the file, and the kernel may still have been sending it
+            # after the last check: was it the same file until storage answered?
+            job.source.check_unchanged()
         if not etag:
             raise StorageError(f"storage stored part {spec.number} but sent no ETag")
         part = UploadedPart(spec.number, etag)
-        if self.journal is not None:
+        if self.journal is not None and job.journaled:
             self.journal.part(job.target.upload_id, part, md5.hex() if md5 else None)
         self.progress.part_done(job.index, spec.number, spec.length)
         return _PartDone(part, md5)
@@ -382,33 +466,70 @@ class Transfer:
         signed = job.single
         body: Any
         spec = PartSpec(1, 0, job.size or 0)
+        verify: Optional[Callable[[], None]] = None
         if isinstance(job, StreamJob):
             body = b"".join(job.prefetched)
             job.prefetched.clear()
             md5 = hashlib.md5(body).digest() if self.config.checksum else None
         else:
-            body, md5 = self._file_body(job.open(), spec)
-        try:
+            source = job.open()
+            body, md5 = self._file_body(source, spec)
+            if not isinstance(body, bytes):
+                verify = partial(_verify_part, source, spec, md5)
+
+        def initiate_again() -> SignedUrl:
             # A single PUT's URL comes from initiation: initiate again for a fresh one.
-            etag, signed = self._put_signed(
-                job, spec, signed, body, md5, lambda: self.api.initiate_single([job.new])[0]
-            )
+            job.single = self.api.initiate_single([job.new])[0]
+            return job.single
+
+        try:
+            etag, signed = self._put_signed(job, spec, signed, body, md5, initiate_again, verify)
             if isinstance(job, FileJob):
-                job.open().check_unchanged()
+                self._accept_single(job, spec, md5, signed)
+        except TransferCancelled as exc:
+            job.unconfirmed = exc.body_sent  # storage may hold the object at job.single.key
+            raise
         finally:
             if isinstance(job, FileJob):
                 job.close()
         self.progress.part_done(job.index, 1, spec.length)
         return _SingleDone(etag, md5, signed)
 
+    def _accept_single(
+        self, job: FileJob, spec: PartSpec, md5: Optional[bytes], signed: SignedUrl
+    ) -> None:
+        """Decide whether a stored single PUT holds one version of the file.
+
+        It does when storage checked the body against the MD5 of bytes read
+        (and checked) before sending, or when the body was read into memory
+        before it was sent: a change after that cannot reach the object. A
+        body sent from the file without an MD5 could have taken changed bytes
+        from the kernel's send queue; if the file changed before storage
+        answered, the object may mix versions, and the API has no call to
+        delete it: the error names its key.
+        """
+        assert job.source is not None
+        if md5 is not None or spec.length <= _IN_MEMORY:
+            return
+        try:
+            job.source.check_unchanged()
+        except SourceChangedError as exc:
+            raise SourceChangedError(
+                errno.EIO,
+                f"{exc.strerror}; it was sent without checksum=True and storage stored it under "
+                f"key {signed.key!r}, which may hold a mix of two versions: the API has no call "
+                f"to delete it, so upload the file again and do not use that key",
+                job.path,
+            ) from None
+
     def _file_body(self, source: FileSource, spec: PartSpec) -> tuple[Any, Optional[bytes]]:
         """A file range as a body, and its MD5 when checksums are on.
 
-        Small bodies are read once into memory. Larger ones are hashed 1 MiB
-        at a time and then sent by the kernel from the page cache (sendfile),
-        so a part is never held whole and never copied through Python; if the
-        file changed in between, storage rejects the body (Content-MD5) and the
-        modification-time check after the PUT says why.
+        Small bodies are read once into memory (and checked). Larger ones are
+        hashed 1 MiB at a time and then sent by the kernel from the page cache
+        (sendfile), so a part is never held whole and never copied through
+        Python; the identity checks between chunks and before the tail of the
+        body, and storage's MD5 check, catch a file that changed in between.
         """
         if spec.length <= _IN_MEMORY:
             data = source.read(spec)
@@ -419,11 +540,14 @@ class Transfer:
         self._check_cancelled()
         assert job.target is not None
         if isinstance(job, FileJob) and job.source is not None:
-            job.source.check_unchanged()  # the last line of defence against a changed file
+            job.source.check_path()  # the last line of defence against a changed file
         parts = [job.parts[n] for n in sorted(job.parts)]
         location = self.api.complete(job.target, parts)
-        if self.journal is not None:
-            self.journal.complete_multipart(job.target.upload_id, location)
+        if self.journal is not None and job.journaled:
+            try:
+                self.journal.complete_multipart(job.target.upload_id, location)
+            except JournalError as exc:  # the object is stored: that is what counts
+                logger.warning("%s: stored, but %s", job.name, exc)
         return _Completed(location)
 
     def _put_signed(
@@ -434,40 +558,41 @@ class Transfer:
         body: Any,
         md5: Optional[bytes],
         sign_again: Callable[[], SignedUrl],
+        verify: Optional[Callable[[], None]] = None,
     ) -> tuple[Optional[str], SignedUrl]:
         """PUT ``body``; when storage rejects the signature (expired), get a new URL and retry.
 
         Re-signing is bounded by ``max_resigns`` and does not spend the retry
         budget. Returns the ETag and the URL that worked.
         """
+        # Without a callback, count parts when acknowledged and send each body in one
+        # piece: no per-chunk bookkeeping on the hot path.
+        on_sent = (
+            (lambda n: self.progress.sent(job.index, spec.number, n))
+            if self.config.progress is not None
+            else None
+        )
         for resign in range(self.config.max_resigns + 1):
             try:
-                return self._put(job, spec, signed, body, md5), signed
+                stored = self.storage.put(
+                    signed.url,
+                    body,
+                    method=signed.method,
+                    content_type=job.new.content_type,
+                    md5=md5,
+                    deadline=self.deadline,
+                    cancel=self.cancel,
+                    on_sent=on_sent,
+                    verify=verify,
+                    # a stored object, or a part the journal keeps: worth its answer
+                    keep_answer=not job.multipart or self.journal is not None,
+                )
+                return stored.etag, signed
             except SignatureRejected:
                 if resign == self.config.max_resigns:
                     raise
                 signed = sign_again()
         raise AssertionError("unreachable: the last attempt returns or raises")
-
-    def _put(
-        self, job: Job, spec: PartSpec, signed: SignedUrl, body: Any, md5: Optional[bytes]
-    ) -> Optional[str]:
-        return self.storage.put(
-            signed.url,
-            body,
-            method=signed.method,
-            content_type=job.new.content_type,
-            md5=md5,
-            deadline=self.deadline,
-            cancel=self.cancel,
-            # Without a callback, count parts when acknowledged and send each body
-            # in one piece: no per-chunk bookkeeping on the hot path.
-            on_sent=(
-                (lambda n: self.progress.sent(job.index, spec.number, n))
-                if self.config.progress is not None
-                else None
-            ),
-        ).etag
 
     def _check_cancelled(self) -> None:
         if self.cancel.is_set():
@@ -499,52 +624,98 @@ class Transfer:
             self._done(job, location=outcome.location)
 
     def _done(self, job: Job, location: Optional[str]) -> None:
+        self._store_result(job, location)
+        self.progress.file_done(job.index)
+
+    def _store_result(self, job: Job, location: Optional[str]) -> None:
         job.close()
         if job.single is not None and self.journal is not None and isinstance(job, FileJob):
             assert job.path is not None and job.identity is not None
             md5 = job.md5s.get(1)
-            self.journal.complete_single(
-                job.path,
-                job.identity,
-                filename=job.new.filename,
-                content_type=job.new.content_type,
-                key=job.single.key,
-                location=location,
-                md5_hex=md5.hex() if md5 else None,
-            )
+            try:
+                self.journal.complete_single(
+                    job.path,
+                    job.identity,
+                    filename=job.new.filename,
+                    content_type=job.new.content_type,
+                    key=job.single.key,
+                    location=location,
+                    md5_hex=md5.hex() if md5 else None,
+                )
+            except JournalError as exc:  # the object is stored: that is what counts
+                logger.warning("%s: stored, but %s", job.name, exc)
         job.result = build_result(job, location)
-        self.progress.file_done(job.index)
 
     # --- failure: the one place that stops, aborts and raises -------------------
 
     def _fail(self, exc: BaseException) -> None:
+        """Stop everything, settle what finished, abort what is left open, and raise.
+
+        Anything that is not an ``Exception`` (``KeyboardInterrupt`` and its
+        subclasses, ``SystemExit``, ...) is re-raised as itself after the
+        clean-up; everything else becomes a :class:`TransferError`.
+        """
+        with SignalShield():
+            error = self._clean_up(exc)
+        if not isinstance(exc, Exception):
+            if error.results or error.unconfirmed:
+                logger.warning("%s", _interrupted_summary(exc, error))
+            raise exc
+        raise error from exc
+
+    def _clean_up(self, exc: BaseException) -> TransferError:
         job = self._blame
         self.cancel.set()
         for future in self._in_flight:
             future.cancel()
+        # PUTs stalled on storage would hold the clean-up for their timeout: end them now.
+        self.storage.interrupt(self.cancel, grace=_ANSWER_GRACE)
         running = [f for f in self._in_flight if not f.cancelled()]
         wait(running)
-        for future in running:  # parts that did finish still count as completed
-            owner = self._in_flight[future]
-            if future.exception() is None:
-                outcome = future.result()
-                if isinstance(outcome, _PartDone):
-                    owner.parts[outcome.part.number] = outcome.part
+        for future in running:  # what did finish counts: stored files are successes
+            self._settle(self._in_flight[future], future)
         aborted: set[int] = set()
+        kept: set[int] = set()
         cleanup_errors: list[str] = []
-        if self.journal is None:
-            for open_job in self.jobs:
-                if open_job.target is not None and open_job.result is None:
-                    try:
-                        self.api.cancel(open_job.target)
-                        aborted.add(open_job.index)
-                    except Exception as cancel_exc:  # report, but keep cleaning up the rest
-                        cleanup_errors.append(f"abort of {open_job.upload_id} failed: {cancel_exc}")
+        for open_job in self.jobs:
+            if open_job.target is None or open_job.result is not None:
+                continue
+            if self.journal is not None and open_job.journaled:
+                kept.add(open_job.index)
+                continue
+            try:
+                self.api.cancel(open_job.target)
+                aborted.add(open_job.index)
+            except Exception as cancel_exc:  # report, but keep cleaning up the rest
+                cleanup_errors.append(
+                    f"abort of {open_job.upload_id} (key {open_job.key!r}) failed: "
+                    f"{redact_url(str(cancel_exc))}"
+                )
         for open_job in self.jobs:
             open_job.close()
-        if isinstance(exc, KeyboardInterrupt):
-            raise exc
-        raise _transfer_error(exc, job, aborted, cleanup_errors, self.journal) from exc
+        return _transfer_error(
+            exc, job, self.jobs, aborted, kept, cleanup_errors, self.journal
+        )
+
+    def _settle(self, job: Job, future: Future[Outcome]) -> None:
+        """Record what a task finished during the clean-up (no progress events: it is over)."""
+        if future.exception() is not None:
+            return  # a single PUT cut off after its body marked itself unconfirmed
+        outcome = future.result()
+        if isinstance(outcome, _PartDone):
+            job.parts[outcome.part.number] = outcome.part
+            if outcome.md5 is not None:
+                job.md5s[outcome.part.number] = outcome.md5
+        elif isinstance(outcome, _Initiated):
+            for each, signed in zip(outcome.jobs, outcome.signed):
+                each.single = signed  # nothing was sent to these URLs: nothing stored
+        elif isinstance(outcome, _SingleDone):
+            job.single, job.etag = outcome.signed, outcome.put_etag
+            if outcome.md5 is not None:
+                job.md5s[1] = outcome.md5
+            self._store_result(job, _without_query(outcome.signed.url))
+        else:
+            self._store_result(job, outcome.location)
 
 
 # --- helpers ------------------------------------------------------------------
@@ -618,7 +789,9 @@ def _without_query(url: str) -> str:
 def _transfer_error(
     exc: BaseException,
     job: Optional[Job],
+    jobs: Sequence[Job],
     aborted: set[int],
+    kept: set[int],
     cleanup_errors: list[str],
     journal: Optional[Journal],
 ) -> TransferError:
@@ -626,13 +799,27 @@ def _transfer_error(
     reason = redact_url(str(exc)) or type(exc).__name__
     message = f"{name}: {reason}"
     if job is not None and job.target is not None:
-        if journal is not None:
-            message += f"; kept for resuming (journal {journal.path})"
+        if job.index in kept and journal is not None:
+            message += f"; kept for resuming ({_journal_holds(journal, job)})"
         elif job.index in aborted:
             message += "; multipart upload aborted"
+    elif job is not None and job.target is None and job.key is None and job.multipart:
+        message += "; no upload was started for it"
+    others = sorted(kept - ({job.index} if job is not None else set()))
+    if others and journal is not None:
+        message += f"; {len(others)} other upload(s) kept for resuming in {journal.path}"
+    unconfirmed = tuple(j.key for j in jobs if j.unconfirmed and j.result is None and j.key)
+    if unconfirmed:
+        message += (
+            "; cut off after its whole body was sent, so storage may hold it: "
+            + ", ".join(repr(k) for k in unconfirmed)
+        )
     if cleanup_errors:
         message += "; " + "; ".join(cleanup_errors)
+    api_error = _api_error(exc)
     status = getattr(exc, "status", None)
+    if not isinstance(status, int) and api_error is not None:
+        status = api_error.status
     return TransferError(
         message,
         file=job.path if job is not None and job.path is not None else (job.name if job else None),
@@ -641,4 +828,53 @@ def _transfer_error(
         completed_parts=sorted(job.parts) if job is not None else (),
         aborted=job is not None and job.index in aborted,
         status=status if isinstance(status, int) else None,
+        results=[j.result for j in jobs if j.result is not None],
+        api_error=api_error,
+        unconfirmed=unconfirmed,
     )
+
+
+def _journal_holds(journal: Journal, job: Job) -> str:
+    record = journal.lookup(job.path) if job.path is not None else None
+    held = sorted(record.parts) if record is not None and record.upload_id == job.upload_id else []
+    parts = ",".join(str(n) for n in held) or "none yet"
+    return f"journal {journal.path} holds parts: {parts}"
+
+
+def _api_error(exc: BaseException) -> Optional[ApiException]:
+    """The API's error behind ``exc``: itself, or the first one in its causes."""
+    seen: set[int] = set()
+    current: Optional[BaseException] = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ApiException) and not isinstance(current, TransferError):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _interrupted_summary(exc: BaseException, error: TransferError) -> str:
+    keys = [r.key for r in error.results]
+    shown = ", ".join(repr(k) for k in keys[:10]) + (" ..." if len(keys) > 10 else "")
+    text = f"upload interrupted ({type(exc).__name__}): {len(keys)} file(s) stored before it"
+    if keys:
+        text += f": {shown}"
+    if error.unconfirmed:
+        text += "; storage may also hold " + ", ".join(repr(k) for k in error.unconfirmed)
+    return text
+
+
+def _verify_part(source: FileSource, spec: PartSpec, md5: Optional[bytes]) -> None:
+    """After storage found a body not matching its MD5: did the file change?
+
+    Checks the identity, and hashes the range again: a change that the file
+    system's timestamps are too coarse to show still changes the content.
+    """
+    source.check_unchanged()
+    if md5 is not None and source.md5(spec) != md5:
+        raise SourceChangedError(
+            errno.EIO,
+            f"content changed during the upload: part {spec.number} no longer has the MD5 it "
+            f"was sent with (storage reported BadDigest)",
+            source.path,
+        )

@@ -17,10 +17,26 @@ flight, and a torn last line is skipped on reading. Re-uploading a part
 whose line was lost is harmless: S3 keeps the last write of a part number.
 The journal refuses to resume onto a file whose identity changed, since that
 would splice old and new content into one object.
+
+Every write is checked: a short write is completed, and a failed write or
+``fsync`` (a full disk, an I/O error) raises :class:`JournalError` and
+leaves the journal refusing further writes, since after a failed ``fsync``
+nothing written since the last good one can be trusted to be on disk. The
+engine then stops the upload, and keeps on the server only the uploads
+whose start the journal did record (their parts recorded so far are what a
+later run resumes from).
+
+A journal edited by hand or written by something else is read defensively:
+a line that is not JSON, or an event of an unknown kind, is skipped; a
+``start`` whose values are of the wrong type or out of range (part size 0,
+part numbers beyond the file) marks its upload as unusable
+(``JournalRecord.problem``) rather than failing with a raw ``ValueError``,
+so the uploader can cancel that upload and start the file afresh.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -29,6 +45,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
+from lilt.transfer.config import MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE
 from lilt.transfer.results import UploadedPart
 from lilt.transfer.source import FileIdentity
 
@@ -41,7 +58,8 @@ VERSION = 1
 
 
 class JournalError(ValueError):
-    """The journal cannot be used: locked by another process, or it describes a changed file."""
+    """The journal cannot be used: locked by another process, it describes a changed file,
+    or it cannot be written (a full disk, an I/O error)."""
 
 
 @dataclass
@@ -59,6 +77,16 @@ class JournalRecord:
     md5s: dict[int, str] = field(default_factory=dict)
     location: Optional[str] = None
     completed: bool = False
+    problem: Optional[str] = None  # why this upload cannot be resumed (bad values), if it cannot
+
+    def check_fits(self, size: int) -> Optional[str]:
+        """Why this record cannot describe an upload of ``size`` bytes, or None.
+
+        Sets :attr:`problem` too, so one look decides.
+        """
+        if self.problem is None and self.upload_id is not None:
+            self.problem = _layout_problem(self.part_size, size, self.parts)
+        return self.problem
 
 
 class Journal:
@@ -73,6 +101,8 @@ class Journal:
         self._lock = threading.Lock()
         self._records: dict[str, JournalRecord] = {}
         self._by_upload: dict[str, JournalRecord] = {}
+        #: why writing failed, once it has; no write is attempted after that
+        self.broken: Optional[str] = None
         existed = os.path.exists(self.path)
         self._fd: Optional[int] = os.open(
             self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0), 0o600
@@ -101,12 +131,16 @@ class Journal:
         """The record to continue from for this file, or None to start afresh.
 
         A completed record for the same content is returned too (the file
-        needs no upload). An unfinished multipart upload for content that has
-        changed raises :class:`JournalError`: resuming would mix old and new bytes.
+        needs no upload), and so is an unusable one (``problem`` set: the
+        caller cancels its upload and starts afresh). An unfinished multipart
+        upload for content that has changed raises :class:`JournalError`:
+        resuming would mix old and new bytes.
         """
         record = self.lookup(path)
         if record is None:
             return None
+        if not record.completed and record.check_fits(identity.size) is not None:
+            return record
         change = record.identity.describe_change(identity)
         if change is None:
             return record
@@ -124,64 +158,94 @@ class Journal:
             raw = handle.read()
         if raw and not raw.endswith(b"\n"):
             # A torn last line from a crash: end it so the next record starts clean.
-            os.write(self._descriptor(), b"\n")
+            self._write_all(self._descriptor(), b"\n")
         for line in raw.splitlines():
             try:
                 event = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue  # the torn line
             if not isinstance(event, dict):
                 continue
             try:
                 self._apply(event)
-            except (KeyError, TypeError, ValueError):
+            except (KeyError, TypeError, ValueError, AttributeError):
                 continue  # a line this version cannot use; never fatal
 
     def _apply(self, event: Mapping[str, Any]) -> None:
         kind = event.get("event")
         if kind == "start":
-            record = JournalRecord(
-                path=event["path"],
-                identity=_identity(event),
-                filename=event["filename"],
-                content_type=event["content_type"],
-                key=event["key"],
-                upload_id=event["upload_id"],
-                part_size=int(event["part_size"]),
-            )
-            self._records[record.path] = record
-            self._by_upload[event["upload_id"]] = record
+            self._apply_start(event)
         elif kind == "part":
-            target = self._by_upload.get(event.get("upload_id", ""))
-            if target is not None:
-                number = int(event["part"])
-                target.parts[number] = UploadedPart(number, event["etag"])
-                if event.get("md5"):
-                    target.md5s[number] = event["md5"]
+            target = self._by_upload.get(_text(event.get("upload_id")) or "")
+            if target is None:
+                return
+            number: Any = event.get("part")
+            etag, md5 = _text(event.get("etag")), event.get("md5")
+            if not _whole(number) or not 1 <= number <= MAX_PARTS:
+                target.problem = target.problem or f"a part number is invalid: {number!r}"
+            elif etag is None:
+                target.problem = target.problem or f"part {number} has no ETag"
+            else:
+                target.parts[number] = UploadedPart(number, etag)
+                if _is_md5(md5):
+                    target.md5s[number] = str(md5)
         elif kind == "discard":  # the upload was cancelled: forget it, start afresh next time
-            dropped = self._records.get(event.get("path", ""))
+            dropped = self._records.get(_text(event.get("path")) or "")
             if dropped is not None and dropped.upload_id == event.get("upload_id"):
                 del self._records[dropped.path]
         elif kind == "complete":
             upload_id = event.get("upload_id")
             if upload_id:
-                target = self._by_upload.get(upload_id)
+                target = self._by_upload.get(_text(upload_id) or "")
                 if target is not None:
                     target.completed = True
-                    target.location = event.get("location")
+                    location = event.get("location")
+                    target.location = location if isinstance(location, str) else None
             else:
                 record = JournalRecord(
-                    path=event["path"],
+                    path=_required_text(event, "path"),
                     identity=_identity(event),
-                    filename=event["filename"],
-                    content_type=event["content_type"],
-                    key=event["key"],
-                    location=event.get("location"),
+                    filename=_required_text(event, "filename"),
+                    content_type=_required_text(event, "content_type"),
+                    key=_required_text(event, "key"),
+                    location=_text(event.get("location")),
                     completed=True,
                 )
-                if event.get("md5"):
+                if _is_md5(event.get("md5")):
                     record.md5s[1] = event["md5"]
                 self._records[record.path] = record
+
+    def _apply_start(self, event: Mapping[str, Any]) -> None:
+        path = _required_text(event, "path")  # without a path it belongs to no file
+        upload_id, key = _text(event.get("upload_id")), _text(event.get("key"))
+        problem = None
+        try:
+            identity = _identity(event)
+        except (KeyError, TypeError, ValueError):
+            identity = FileIdentity(-1, -1, "")
+            problem = "the file's identity is missing or invalid"
+        part_size: Any = event.get("part_size")
+        if not _whole(part_size):
+            problem = problem or f"the part size is not a whole number: {part_size!r}"
+            part_size = 0
+        if upload_id is None or key is None:
+            problem = problem or "the upload id or key is missing"
+        filename, content_type = _text(event.get("filename")), _text(event.get("content_type"))
+        if filename is None or content_type is None:
+            problem = problem or "the file name or content type is missing"
+        record = JournalRecord(
+            path=path,
+            identity=identity,
+            filename=filename or "",
+            content_type=content_type or "",
+            key=key or "",
+            upload_id=upload_id,
+            part_size=part_size,
+            problem=problem,
+        )
+        self._records[record.path] = record
+        if upload_id is not None:
+            self._by_upload[upload_id] = record
 
     # --- writing -------------------------------------------------------------
 
@@ -254,12 +318,33 @@ class Journal:
         self._append({"event": "discard", "path": record.path, "upload_id": record.upload_id})
 
     def _append(self, event: dict[str, Any]) -> None:
+        """Write one line and fsync it, or raise JournalError (and write nothing more after)."""
         line = (json.dumps(event, separators=(",", ":")) + "\n").encode("utf-8")
         with self._lock:
+            if self.broken is not None:
+                raise JournalError(
+                    f"the journal {self.path!r} cannot record progress: {self.broken}"
+                )
             fd = self._descriptor()
-            os.write(fd, line)
-            os.fsync(fd)
+            try:
+                self._write_all(fd, line)
+                os.fsync(fd)
+            except OSError as exc:
+                self.broken = f"{exc.strerror or exc} (errno {exc.errno})"
+                raise JournalError(
+                    f"the journal {self.path!r} cannot record progress: {self.broken}"
+                ) from exc
             self._apply(event)
+
+    @staticmethod
+    def _write_all(fd: int, data: bytes) -> None:
+        """``os.write`` until every byte is written; a write that makes no progress is an error."""
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            if written <= 0:
+                raise OSError(errno.EIO, "the journal write made no progress")
+            view = view[written:]
 
     # --- lifecycle -----------------------------------------------------------
 
@@ -295,11 +380,64 @@ def _canonical(path: str) -> str:
 
 
 def _identity_fields(identity: FileIdentity) -> dict[str, Any]:
-    return {"size": identity.size, "mtime_ns": identity.mtime_ns, "sample": identity.sample}
+    fields: dict[str, Any] = {
+        "size": identity.size,
+        "mtime_ns": identity.mtime_ns,
+        "sample": identity.sample,
+    }
+    for name in ("ctime_ns", "inode", "device"):
+        value = getattr(identity, name)
+        if value is not None:
+            fields[name] = value
+    return fields
 
 
 def _identity(event: Mapping[str, Any]) -> FileIdentity:
-    return FileIdentity(int(event["size"]), int(event["mtime_ns"]), str(event["sample"]))
+    size, mtime_ns, sample = event["size"], event["mtime_ns"], event["sample"]
+    if not (_whole(size) and _whole(mtime_ns) and isinstance(sample, str)) or size < 0:
+        raise ValueError("invalid identity")
+    extra = {name: event.get(name) for name in ("ctime_ns", "inode", "device")}
+    if any(value is not None and not _whole(value) for value in extra.values()):
+        raise ValueError("invalid identity")
+    return FileIdentity(size, mtime_ns, sample, **extra)
+
+
+def _layout_problem(part_size: int, size: int, parts: Mapping[int, UploadedPart]) -> Optional[str]:
+    """Why an upload in parts of ``part_size`` cannot hold ``size`` bytes with these parts."""
+    if not MIN_PART_SIZE <= part_size <= MAX_PART_SIZE:
+        return (
+            f"its part size {part_size} is outside the S3 limits ({MIN_PART_SIZE} to "
+            f"{MAX_PART_SIZE} bytes)"
+        )
+    count = max(1, -(-size // part_size))
+    if count > MAX_PARTS:
+        return f"{size} bytes do not fit in {MAX_PARTS} parts of {part_size} bytes"
+    beyond = sorted(n for n in parts if n > count)
+    if beyond:
+        return f"it records part {beyond[0]}, beyond the file's {count} parts"
+    return None
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _text(value: Any) -> Optional[str]:
+    return value if isinstance(value, str) and value else None
+
+
+def _required_text(event: Mapping[str, Any], name: str) -> str:
+    value = _text(event.get(name))
+    if value is None:
+        raise ValueError(f"{name} is missing")
+    return value
+
+
+def _is_md5(value: Any) -> bool:
+    return isinstance(value, str) and len(value) == 32 and set(value) <= _HEX
+
+
+_HEX = frozenset("0123456789abcdef")
 
 
 def _fsync_dir(directory: str) -> None:

@@ -2,13 +2,20 @@
 
 Files are read with ``os.pread`` on one descriptor, so any number of worker
 threads read their own part without sharing a file position. A part is
-hashed 1 MiB at a time and then sent as a :class:`FileRegion`, which storage
-connections hand to ``sendfile``: the bytes go from the page cache to the
-socket without being copied through Python or held whole. Every read also
-checks that the file still has the size and modification time it had when
-the upload was planned, and so does every PUT: a file that changes under an
-upload would otherwise be stored as a mixture of old and new bytes with every
-checksum agreeing.
+hashed 1 MiB at a time and then sent as :class:`FileRegion` chunks, which
+storage connections hand to ``sendfile``: the bytes go from the page cache to
+the socket without being copied through Python or held whole.
+
+A file that changes under an upload would be stored as a mixture of old and
+new bytes with every checksum agreeing, so the file's whole identity (size,
+modification time, status-change time, inode and device: :class:`Snapshot`)
+is taken when the upload is planned and compared at every read, between the
+chunks of every body, before the last bytes of every body are sent (the tail
+of a body is read into memory and checked first, so a change found there
+stops the request before storage has the whole body), after every PUT, and
+before the upload is completed. The status-change time (``ctime``) catches a
+rewrite whose tool put the old modification time back (``cp -p``,
+``rsync --inplace -t``, ``touch -r``): no program can set it.
 
 Streams (``upload_fileobj``) are read sequentially by one thread, a part at a
 time, so memory stays bounded even when the total size is unknown.
@@ -19,18 +26,21 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import select
 import stat
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Callable, Optional, Union
+from typing import IO, Any, Callable, Optional, Union
 
 from lilt.transfer.plan import PartSpec
 
 __all__ = [
+    "BodyAborted",
     "FileIdentity",
     "FileRange",
     "FileSource",
+    "Snapshot",
     "SourceChangedError",
     "StreamSource",
     "file_identity",
@@ -38,23 +48,84 @@ __all__ = [
 
 _SAMPLE_BLOCK = 64 * 1024
 _HAS_PREAD = hasattr(os, "pread")
+#: the last bytes of a body sent from a file are read and checked before they are sent
+TAIL = 64 * 1024
+#: a non-blocking stream that says "no data" this often although readable is refused
+_MAX_IDLE_WAKEUPS = 10_000
 
 
 class SourceChangedError(OSError):
     """The file changed (size, modification time or content) while it was being uploaded."""
 
 
+class BodyAborted(Exception):
+    """A request body stopped because its source changed; ``error`` says how.
+
+    Deliberately not an ``OSError``: urllib3 would take it for a network
+    failure and the request would be retried. Raised inside the body, it
+    closes the connection before storage has the whole body (so nothing is
+    stored) and reaches the storage client as itself.
+    """
+
+    def __init__(self, error: SourceChangedError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything ``stat`` says about a file's identity and version.
+
+    Size and modification time change with ordinary writes; the
+    status-change time (``ctime``) changes with every write and every
+    metadata change and cannot be set by any program, so it also catches a
+    rewrite whose tool restored the old modification time; inode and device
+    tell a file replaced by another (a rename over the path) from the one
+    opened.
+    """
+
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    inode: int
+    device: int
+
+    @classmethod
+    def of(cls, info: os.stat_result) -> Snapshot:
+        return cls(info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_dev)
+
+    def change(self, now: Snapshot) -> Optional[str]:
+        """Why ``now`` is not this version of the file, or None when it is."""
+        if (self.inode, self.device) != (now.inode, now.device):
+            return "the file was replaced by another file (its inode changed)"
+        if self.size != now.size:
+            return f"size changed from {self.size} to {now.size} bytes"
+        if self.mtime_ns != now.mtime_ns:
+            return "the file was modified (its modification time changed)"
+        if self.ctime_ns != now.ctime_ns:
+            return (
+                "the file was rewritten or its metadata changed (its status-change time "
+                "changed, though its size and modification time did not)"
+            )
+        return None
+
+
 @dataclass(frozen=True)
 class FileIdentity:
-    """Enough about a file to tell whether it is still the same content.
+    """Enough about a file to tell whether it is still the same content (kept in journals).
 
     Size and modification time catch ordinary edits; the sampled hash (the
-    first, middle and last 64 KiB) catches a copy that kept the old mtime.
+    first, middle and last 64 KiB) catches a copy that kept the old mtime;
+    the status-change time, inode and device (None in journals written
+    before they were recorded) catch a rewrite in place and a replaced file.
     """
 
     size: int
     mtime_ns: int
     sample: str
+    ctime_ns: Optional[int] = None
+    inode: Optional[int] = None
+    device: Optional[int] = None
 
     def describe_change(self, other: FileIdentity) -> Optional[str]:
         """A short reason why ``other`` is not this file, or None when they match."""
@@ -64,7 +135,17 @@ class FileIdentity:
             return "modification time changed"
         if self.sample != other.sample:
             return "content changed"
+        if _known_and_differ(self.inode, other.inode) or _known_and_differ(
+            self.device, other.device
+        ):
+            return "the file was replaced by another file"
+        if _known_and_differ(self.ctime_ns, other.ctime_ns):
+            return "the file was rewritten or its metadata changed (status-change time)"
         return None
+
+
+def _known_and_differ(first: Optional[int], second: Optional[int]) -> bool:
+    return first is not None and second is not None and first != second
 
 
 class FileSource:
@@ -72,15 +153,16 @@ class FileSource:
 
     Opening it is the pre-flight check: a missing path raises
     ``FileNotFoundError``, a directory ``IsADirectoryError``, anything else
-    that is not a regular file (a FIFO, a device) ``OSError(EINVAL)``, and an
-    unreadable file ``PermissionError``, each before any request is sent.
+    that is not a regular file (a FIFO, a device) or a pseudo-file that
+    claims a size of 0 but has content (``/proc/...``) ``OSError(EINVAL)``,
+    and an unreadable file ``PermissionError``, each before any request is sent.
     """
 
     def __init__(
-        self, path: Union[str, os.PathLike[str]], *, expect: Optional[tuple[int, int]] = None
+        self, path: Union[str, bytes, os.PathLike[Any]], *, expect: Optional[Snapshot] = None
     ) -> None:
-        """Open ``path``; with ``expect=(size, mtime_ns)`` also check it is still that file."""
-        self.path = os.fspath(path)
+        """Open ``path``; with ``expect`` also check it is still that version of that file."""
+        self.path = os.fsdecode(path)
         # stat before open: opening a FIFO for reading blocks until a writer appears.
         info = os.stat(self.path)
         if stat.S_ISDIR(info.st_mode):
@@ -90,13 +172,24 @@ class FileSource:
         flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
         self._fd: Optional[int] = os.open(self.path, flags)
         self._lock = threading.Lock()  # only used where os.pread does not exist
-        opened = os.fstat(self._fd)
-        self.size = opened.st_size
-        self.mtime_ns = opened.st_mtime_ns
-        if expect is not None and expect != (self.size, self.mtime_ns):
+        self.snapshot = Snapshot.of(os.fstat(self._fd))
+        self.size = self.snapshot.size
+        self.mtime_ns = self.snapshot.mtime_ns
+        if expect is not None:
+            change = expect.change(self.snapshot)
+            if change is not None:
+                self.close()
+                raise SourceChangedError(
+                    errno.EIO, f"file changed between planning and uploading: {change}", self.path
+                )
+        if self.size == 0 and self._pread(1, 0):
             self.close()
-            raise SourceChangedError(
-                errno.EIO, "file changed between planning and uploading", self.path
+            raise OSError(
+                errno.EINVAL,
+                "the file reports a size of 0 but has content (a pseudo-file, as in /proc); "
+                "its size is unknown until it is read, so upload it as a stream: "
+                "upload_fileobj(open(path, 'rb'), filename)",
+                self.path,
             )
 
     @property
@@ -106,10 +199,22 @@ class FileSource:
         return self._fd
 
     def identity(self) -> FileIdentity:
-        return FileIdentity(self.size, self.mtime_ns, _sample_hash(self.size, self._pread))
+        snap = self.snapshot
+        return FileIdentity(
+            snap.size,
+            snap.mtime_ns,
+            _sample_hash(self.size, self._pread),
+            snap.ctime_ns,
+            snap.inode,
+            snap.device,
+        )
 
     def read(self, spec: PartSpec) -> bytes:
-        """The bytes of ``spec``, exactly ``spec.length`` of them, or SourceChangedError."""
+        """The bytes of ``spec``, exactly ``spec.length`` of them, or SourceChangedError.
+
+        The identity is checked after the read: if it still matches, no
+        write had started before the bytes were read.
+        """
         data = self._pread(spec.length, spec.offset)
         if len(data) != spec.length:
             raise SourceChangedError(
@@ -136,15 +241,23 @@ class FileSource:
         return FileRange(self, spec)
 
     def check_unchanged(self) -> None:
-        """Raise SourceChangedError unless size and modification time are as when opened."""
-        now = os.fstat(self.fd)
-        if now.st_size != self.size:
-            reason = f"size changed from {self.size} to {now.st_size} bytes during the upload"
-        elif now.st_mtime_ns != self.mtime_ns:
-            reason = "file was modified during the upload"
-        else:
-            return
-        raise SourceChangedError(errno.EIO, reason, self.path)
+        """Raise SourceChangedError unless the open file is the version that was planned."""
+        change = self.snapshot.change(Snapshot.of(os.fstat(self.fd)))
+        if change is not None:
+            raise SourceChangedError(errno.EIO, f"{change} during the upload", self.path)
+
+    def check_path(self) -> None:
+        """Like :meth:`check_unchanged`, and the path still names this file (not a replacement)."""
+        try:
+            now = Snapshot.of(os.stat(self.path))
+        except FileNotFoundError:
+            raise SourceChangedError(
+                errno.EIO, "the file was removed or renamed during the upload", self.path
+            ) from None
+        change = self.snapshot.change(now)
+        if change is not None:
+            raise SourceChangedError(errno.EIO, f"{change} during the upload", self.path)
+        self.check_unchanged()
 
     def _pread(self, length: int, offset: int) -> bytes:
         if length == 0:
@@ -193,14 +306,16 @@ class FileRegion:
     to the socket, with no copy through Python (on TLS sockets it is read in
     1 MiB blocks). Any other connection reads it like a file (``read``), and
     ``bytes(region)`` gives its content, so it works wherever a body does.
+    ``path`` names the file in errors.
     """
 
-    __slots__ = ("_pos", "fd", "length", "offset")
+    __slots__ = ("_pos", "fd", "length", "offset", "path")
 
-    def __init__(self, fd: int, offset: int, length: int) -> None:
+    def __init__(self, fd: int, offset: int, length: int, path: str = "") -> None:
         self.fd = fd
         self.offset = offset
         self.length = length
+        self.path = path
         self._pos = offset
 
     def __len__(self) -> int:
@@ -229,11 +344,28 @@ class FileRegion:
         self._pos += len(data)
         return data
 
+    def shrank(self, sent: int) -> BodyAborted:
+        """The error for a region of which only ``sent`` bytes could be read: the file shrank."""
+        return BodyAborted(
+            SourceChangedError(
+                errno.EIO,
+                f"file shrank during the upload: {sent} of {self.length} bytes at offset "
+                f"{self.offset} could be sent",
+                self.path,
+            )
+        )
+
 
 class FileRange:
-    """A byte range of a file as a request body, sent as :class:`FileRegion` chunks.
+    """A byte range of a file as a request body: :class:`FileRegion` chunks, then a checked tail.
 
-    Nothing of it is held in memory; each attempt calls :meth:`chunks` afresh.
+    Nothing but the tail (at most :data:`TAIL` bytes) is held in memory; each
+    attempt calls :meth:`chunks` afresh. Between regions and before the tail
+    the file's identity is checked, and the tail is read into memory before
+    that last check: a body whose file changed is cut short before storage
+    has all of it, so storage stores nothing. (Bytes the kernel already took
+    with ``sendfile`` may still be in the socket's queue when the tail is
+    checked; the check after the PUT covers them.)
     """
 
     CHUNK = 1024 * 1024
@@ -245,15 +377,27 @@ class FileRange:
     def __len__(self) -> int:
         return self._spec.length
 
-    def chunks(self, size: Optional[int] = None) -> Iterator[FileRegion]:
-        """The range as regions of at most ``size`` bytes (one region when None)."""
-        fd = self._source.fd
+    def chunks(self, size: Optional[int] = None) -> Iterator[Union[FileRegion, bytes]]:
+        """The range as regions of at most ``size`` bytes (one region when None), then the tail."""
+        source = self._source
+        fd = source.fd
         offset, end = self._spec.offset, self._spec.end
-        step = size or max(end - offset, 1)
-        while offset < end:
-            length = min(step, end - offset)
-            yield FileRegion(fd, offset, length)
+        tail_at = max(offset, end - TAIL)
+        step = size or max(tail_at - offset, 1)
+        while offset < tail_at:
+            length = min(step, tail_at - offset)
+            yield FileRegion(fd, offset, length, source.path)
             offset += length
+            try:
+                source.check_unchanged()
+            except SourceChangedError as exc:
+                raise BodyAborted(exc) from None
+        if offset < end:
+            try:
+                tail = source.read(PartSpec(self._spec.number, offset, end - offset))
+            except SourceChangedError as exc:
+                raise BodyAborted(exc) from None
+            yield tail
 
 
 def file_identity(path: Union[str, os.PathLike[str]]) -> FileIdentity:
@@ -295,25 +439,38 @@ class StreamSource:
     def read(self, length: int) -> bytearray:
         """Up to ``length`` bytes; fewer only at the end of the stream.
 
-        Read into one preallocated buffer and returned without a copy.
+        Read into one preallocated buffer and returned without a copy. Only
+        an empty read is the end: a non-blocking stream that has no data yet
+        (``readinto`` or ``read`` gives None) is waited on until it has, when
+        it has a file descriptor to wait on, and refused otherwise.
         """
         if length == 0:
             return bytearray()
         buf = bytearray(length)
         got = 0
         readinto = getattr(self._fileobj, "readinto", None)
+        idle = 0
         with memoryview(buf) as view:
             while got < length:
+                n: Optional[int]
                 if readinto is not None:
                     n = readinto(view[got:])
                 else:
                     chunk: object = self._fileobj.read(length - got)
-                    if not isinstance(chunk, (bytes, bytearray)):
+                    if chunk is None:
+                        n = None
+                    elif not isinstance(chunk, (bytes, bytearray)):
                         raise TypeError(
                             "upload_fileobj needs a binary stream (open the file with 'rb')"
                         )
-                    n = len(chunk)
-                    view[got : got + n] = chunk
+                    else:
+                        n = len(chunk)
+                        view[got : got + n] = chunk
+                if n is None:  # no data yet, which is not the end
+                    idle += 1
+                    self._wait_readable(idle)
+                    continue
+                idle = 0
                 if not n:
                     break
                 got += n
@@ -328,6 +485,29 @@ class StreamSource:
             del buf[got:]  # the memoryview is released, so the buffer may shrink
         return buf
 
+    def _wait_readable(self, idle: int) -> None:
+        """Block until a non-blocking stream's descriptor has data (or its end)."""
+        fileno = getattr(self._fileobj, "fileno", None)
+        try:
+            fd = fileno() if fileno is not None else None
+        except (OSError, ValueError):  # io.UnsupportedOperation is both
+            fd = None
+        if fd is None or idle > _MAX_IDLE_WAKEUPS:
+            raise ValueError(
+                f"{self.name}: the stream is non-blocking and has no data yet (read gave None), "
+                "and it has no file descriptor to wait on; pass a blocking stream"
+                if fd is None
+                else f"{self.name}: the stream keeps answering 'no data yet' although its "
+                "descriptor is readable; pass a blocking stream"
+            )
+        try:
+            select.select([fd], [], [])
+        except (OSError, ValueError) as exc:  # e.g. Windows, where only sockets can be selected
+            raise ValueError(
+                f"{self.name}: the stream is non-blocking and its descriptor cannot be waited "
+                f"on ({exc}); pass a blocking stream"
+            ) from exc
+
     def check_complete(self) -> None:
         """Raise if a stream of declared size ended early."""
         if self.size is not None and self.consumed != self.size:
@@ -339,12 +519,19 @@ class StreamSource:
 
 
 def _remaining_size(fileobj: IO[bytes]) -> Optional[int]:
+    """The bytes left in a seekable stream; None when unknown.
+
+    Zero counts as unknown: pseudo-files (``/proc/...``) seek to an end of 0
+    whatever they hold, and a stream that really is empty is found to be so
+    by its first read.
+    """
     try:
         if not fileobj.seekable():
             return None
         here = fileobj.tell()
         end = fileobj.seek(0, os.SEEK_END)
         fileobj.seek(here, os.SEEK_SET)
-        return max(0, end - here)
     except (AttributeError, OSError, ValueError):
         return None
+    remaining = end - here
+    return remaining if remaining > 0 else None

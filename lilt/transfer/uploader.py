@@ -1,10 +1,11 @@
 """The public entry points: ``Uploader`` and the one-call functions.
 
 Everything that can be checked without the network is checked here, for
-every file, before the first request: the path is a readable regular file,
-the size fits S3's limits, the options are valid and the journal (if any)
-describes the same file. Only then does :class:`~lilt.transfer.engine.Transfer`
-start sending. So a typo in the fifth path of a batch fails at once, with no
+every file, before the first request: the path is a readable regular file
+(``str``, ``bytes`` or path-like), its name can be sent to the API, the size
+fits S3's limits, the options are valid and the journal (if any) describes
+the same file. Only then does :class:`~lilt.transfer.engine.Transfer` start
+sending. So a typo in the fifth path of a batch fails at once, with no
 upload left half-done on the server.
 """
 
@@ -20,10 +21,18 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from itertools import islice
 from typing import IO, TYPE_CHECKING, Any, Callable, Optional, Union
+from urllib.parse import urlsplit
 
 import urllib3
 
-from lilt.transfer._api import ApiOps, MultipartTarget, NewFile, UploadsApiLike
+from lilt.transfer._api import (
+    ApiOps,
+    FilenameError,
+    MultipartTarget,
+    NewFile,
+    UploadsApiLike,
+    check_filename,
+)
 from lilt.transfer.config import StrPath, TransferConfig
 from lilt.transfer.engine import FileJob, Job, StreamJob, Transfer
 from lilt.transfer.journal import Journal, JournalRecord
@@ -47,6 +56,8 @@ WINDOW = 1000
 logger = logging.getLogger("lilt.transfer")
 
 Client = Union["ApiClient", UploadsApiLike, None]
+#: a path as ``upload_file`` takes it (bytes paths are decoded as ``os.fsdecode`` does)
+AnyPath = Union[StrPath, bytes, "os.PathLike[bytes]"]
 
 
 class Uploader:
@@ -82,8 +93,9 @@ class Uploader:
 
             # The environment as it is now: a second emulator, another key.
             client = self._own_client = lilt.ApiClient(lilt.Configuration())
+        api = _uploads_api(client)
         self._api = ApiOps(
-            _uploads_api(client),
+            api,
             retry=self.config.retry,
             sleep=sleep or time.sleep,
             random=random,
@@ -100,13 +112,17 @@ class Uploader:
             clock=clock,
             sleep=sleep,
             random=random,
+            stall_time=self.config.stall_timeout,
+            stall_speed=self.config.stall_speed,
+            # an https API must not hand out plain-http storage URLs, unless allowed
+            allow_http=self.config.allow_http_storage or _api_scheme(api) != "https",
         )
 
     # --- public calls --------------------------------------------------------
 
     def upload_file(
         self,
-        path: StrPath,
+        path: AnyPath,
         *,
         filename: Optional[str] = None,
         content_type: Optional[str] = None,
@@ -128,7 +144,7 @@ class Uploader:
 
     def upload_files(
         self,
-        paths: Iterable[StrPath],
+        paths: Iterable[AnyPath],
         *,
         category: Optional[str] = None,
         labels: Optional[Sequence[str]] = None,
@@ -136,7 +152,7 @@ class Uploader:
         """Upload many files on one pool; see :func:`lilt.upload_files`."""
         if isinstance(paths, (str, bytes, os.PathLike)):
             raise TypeError("upload_files takes a list of paths; use upload_file for one")
-        paths = list(paths)
+        paths = [os.fsdecode(p) for p in paths]
         with self._journal() as journal:
             if journal is not None:
                 seen = [os.path.realpath(p) for p in paths]
@@ -211,7 +227,7 @@ class Uploader:
                             len(jobs), file.path, journal, filename=file.filename,
                             content_type=content_type, category=category, labels=labels,
                         ))
-                    except (OSError, PlanError) as exc:
+                    except (OSError, PlanError, FilenameError) as exc:
                         if on_skip is None:
                             raise
                         on_skip(SkippedPath(file.path, _describe(exc), error=True))
@@ -253,7 +269,7 @@ class Uploader:
                 "a resume journal needs a file path; use upload_file, or a "
                 "TransferConfig without journal for streams"
             )
-        name = filename or _stream_name(fileobj)
+        name = check_filename(filename if filename is not None else _stream_name(fileobj))
         stream = StreamSource(fileobj, name, size)
         job = self._stream_job(stream, name, content_type, category, labels)
         return self._run([job], None)[0]
@@ -278,7 +294,7 @@ class Uploader:
     def _file_job(
         self,
         index: int,
-        path: StrPath,
+        path: AnyPath,
         journal: Optional[Journal],
         *,
         filename: Optional[str] = None,
@@ -286,18 +302,21 @@ class Uploader:
         category: Optional[str] = None,
         labels: Optional[Sequence[str]] = None,
     ) -> FileJob:
-        name = os.fspath(path)
+        name = os.fsdecode(path)  # bytes paths: str with surrogate escapes, as os does
+        fname = check_filename(
+            filename if filename is not None else os.path.basename(name), path=name
+        )
         with FileSource(name) as source:  # missing, directory, unreadable: raised here
-            size, mtime_ns = source.size, source.mtime_ns
+            snapshot = source.snapshot
             identity = source.identity() if journal is not None else None
-        fname = filename or os.path.basename(name)
+        size = snapshot.size
         plan = plan_upload(size, self.config)  # too many parts: raised here
         job = FileJob(
             index=index,
             name=name,
             path=name,
             size=size,
-            mtime_ns=mtime_ns,
+            snapshot=snapshot,
             identity=identity,
             new=NewFile(
                 fname,
@@ -312,7 +331,7 @@ class Uploader:
         if journal is not None and identity is not None:
             record = journal.resumable(name, identity)  # a changed file: raised here
             if record is not None:
-                _resume(job, record)
+                _resume(job, record, journal)
         return job
 
     def _stream_job(
@@ -412,7 +431,7 @@ class _JournalContext:
 
 
 def upload_file(
-    path: StrPath,
+    path: AnyPath,
     *,
     client: Client = None,
     config: Optional[TransferConfig] = None,
@@ -437,7 +456,7 @@ def upload_file(
 
 
 def upload_files(
-    paths: Iterable[StrPath],
+    paths: Iterable[AnyPath],
     *,
     client: Client = None,
     config: Optional[TransferConfig] = None,
@@ -546,8 +565,26 @@ def _uploads_api(client: Any) -> UploadsApiLike:
     )
 
 
-def _resume(job: FileJob, record: JournalRecord) -> None:
-    """Continue from the journal: same upload id, key, part size, name and content type."""
+def _resume(job: FileJob, record: JournalRecord, journal: Journal) -> None:
+    """Continue from the journal: same upload id, key, part size, name and content type.
+
+    A record the journal cannot vouch for (``problem``) is not resumed: its
+    upload, if it names one, is cancelled when the transfer starts, and the
+    file is uploaded afresh.
+    """
+    if record.problem is not None:
+        named = bool(record.upload_id and record.key)
+        logger.warning(
+            "%s: the journal %s cannot resume %s (%s); %suploading the file afresh",
+            job.name,
+            journal.path,
+            f"upload {record.upload_id}" if named else "the upload it records",
+            record.problem,
+            "cancelling it and " if named else "",
+        )
+        if record.upload_id and record.key:
+            job.stale = MultipartTarget(record.upload_id, record.key)
+        return
     job.new = NewFile(
         record.filename, record.content_type, job.size, job.new.category, job.new.labels
     )
@@ -574,6 +611,8 @@ def _resume(job: FileJob, record: JournalRecord) -> None:
     job.parts = dict(record.parts)
     job.md5s = {n: bytes.fromhex(h) for n, h in record.md5s.items()}
     job.resumed_parts = len(job.parts)
+    job.journaled = True
+    job.probe = True  # the API is asked first whether the upload still exists
 
 
 def _guess_type(name: str) -> str:
@@ -583,8 +622,8 @@ def _guess_type(name: str) -> str:
 
 def _stream_name(fileobj: Any) -> str:
     name = getattr(fileobj, "name", None)
-    if isinstance(name, str) and name:
-        return os.path.basename(name)
+    if isinstance(name, (str, bytes)) and name:
+        return os.path.basename(os.fsdecode(name))
     raise ValueError("upload_fileobj needs a filename for a stream without a name")
 
 
@@ -648,3 +687,10 @@ class _WindowedProgress:
         elif not self._final:
             event = dataclasses.replace(event, total_size=None)
         self._callback(event)
+
+
+def _api_scheme(api: Any) -> Optional[str]:
+    """The scheme of the API host ``api`` sends to, when it is a lilt client (else None)."""
+    configuration = getattr(getattr(api, "api_client", None), "configuration", None)
+    host = getattr(configuration, "host", None)
+    return urlsplit(host).scheme.lower() if isinstance(host, str) else None

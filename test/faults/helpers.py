@@ -5,7 +5,9 @@ The HTTP server they talk to is :mod:`support.http_server`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import pickle
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -71,15 +73,43 @@ class Readable:
     tests: int = 0
 
     def error(self, exc: BaseException) -> None:
-        self.errors.append("\n".join([
-            str(exc), repr(exc),
-            "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
-        ]))
+        """Everything a user could read from ``exc``: its text, its traceback with every
+        cause, and every attribute and pickle of it and of each exception in its chain."""
+        texts = [str(exc), repr(exc),
+                 "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))]
+        for link in _chain(exc):
+            texts.append(repr(link.args))
+            texts.append(repr(getattr(link, "__dict__", {})))
+            with contextlib.suppress(Exception):  # what does not pickle cannot leak that way
+                texts.append(pickle.dumps(link).decode("latin-1"))
+        self.errors.append("\n".join(texts))
 
     def secret(self, *values: str) -> None:
         for value in values:
             if value:
                 self.secrets.update({value, quote(value, safe=""), quote(value)})
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc``, its causes and contexts, and the exceptions kept in their attributes.
+
+    The urllib3 errors behind an API call's ``ApiException`` (its
+    ``__cause__``) are left to the API transport's own checks
+    (``test/security``): only their text (in the traceback) is read here.
+    """
+    from lilt.exceptions import ApiException, TransferError
+
+    seen: set[int] = set()
+    pending: list[object] = [exc]
+    while pending:
+        item = pending.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        yield item
+        if isinstance(item, ApiException) and not isinstance(item, TransferError):
+            continue
+        pending += [item.__cause__, item.__context__, *vars(item).values(), *item.args]
 
 
 #: everything the fault suite logged or raised; test_zz_suite checks it for secrets

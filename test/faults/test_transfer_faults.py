@@ -166,18 +166,16 @@ def test_network_faults_on_sign_are_retried(rig: Rig, name: str) -> None:
 
 @pytest.mark.parametrize("operation", ["initiate", "initiate_multipart"])
 @pytest.mark.parametrize("name", sorted(NOT_SENT))
-def test_an_initiate_cut_on_its_way_fails_cleanly_and_a_rerun_stores_the_file(
-    rig: Rig, operation: str, name: str
-) -> None:
-    # A reset initiate may have been processed as far as the SDK can tell, so
-    # it is not retried: the upload fails, and leaves nothing behind.
+def test_an_initiate_cut_on_its_way_is_sent_again(rig: Rig, operation: str, name: str) -> None:
+    # A refused connection never reached the server: sent again at once. A reset
+    # while sending may have: the pending list is searched for what it made (it
+    # made nothing, since the body never arrived), then it is sent again.
     path = inject_api(rig, operation, NOT_SENT[name])
-    error = rig.expect_failure([path])
-    assert error.file == str(path)
-    assert error.aborted is False
-    assert rig.emu.list_multipart_uploads() == []
-    assert rig.emu.list_objects() == []
     rig.verify(rig.upload([path]))
+    assert rig.api_proxy.counts[NOT_SENT[name].kind.value] == 1
+    initiates = [r for r in rig.api_proxy.requests if r.method == "POST" and "complete" not in r.target]
+    assert len(initiates) == 2  # the one cut off, and the one that worked
+    assert rig.emu.list_multipart_uploads() == []
 
 
 @pytest.mark.parametrize("name", sorted(NOT_SENT))
@@ -191,9 +189,11 @@ def test_a_complete_cut_on_its_way_is_sent_again(rig: Rig, name: str) -> None:
 
 # A POST that was processed but whose answer never came back. Complete is
 # retried (completing the same parts again is harmless) and succeeds. An
-# initiated multipart upload whose id never arrived stays pending on storage:
-# that needs an idempotency key from the API (documented limitation). Strict,
-# so a fix shows.
+# initiate is sent again, so the file is stored; the multipart upload the lost
+# one started stays pending (empty: no parts), because the API's pending list
+# has no upload id, key or metadata to cancel it with (the uploader names its
+# record in a warning: test_signal_resource_faults). A fix needs the API to
+# list them, or an idempotency key. Strict, so a fix shows.
 ANSWER_LOST_CASES = [
     pytest.param(op, name, id=f"{op}-{name}")
     for op in ("initiate", "complete")
@@ -204,7 +204,9 @@ ANSWER_LOST_CASES = [
         name,
         id=f"initiate_multipart-{name}",
         marks=pytest.mark.xfail(
-            strict=True, reason="initiate's answer lost: the multipart upload stays pending"
+            strict=True,
+            reason="initiate's answer lost: the empty multipart upload it started stays "
+            "pending (the API's pending list has no upload id or key to cancel it with)",
         ),
     )
     for name in sorted(ANSWER_LOST)
@@ -287,9 +289,10 @@ def test_a_batch_of_many_files_under_random_faults(rig_both: Rig) -> None:
     rig.emu.faults.randomly(seed=12, rate=0.25, faults=api_menu, limit=8)
     rig.emu.faults.randomly(seed=13, rate=0.3, faults=[ApiFault.server_error(503)], limit=3,
                             operation="sign")
-    # more attempts than API faults in all, so no call can run out of them
-    rig.api_retry = lilt.RetryPolicy(attempts=12, backoff_base=0.01, backoff_cap=0.02)
-    results = rig.upload(paths, concurrency=4, storage_timeout=(2.0, 1.0))
+    # more attempts than API faults in all, so no call can run out of them (the
+    # uploader's policy governs its API calls too: one retry layer)
+    many = lilt.RetryPolicy(attempts=12, backoff_base=0.01, backoff_cap=0.02)
+    results = rig.upload(paths, concurrency=4, storage_timeout=(2.0, 1.0), retry=many)
     assert [r.path for r in results] == [str(p) for p in paths]
     rig.verify(results)
     assert sum(rig.proxy.counts.values()) >= 5

@@ -183,6 +183,10 @@ class FakeApi:
             exc = self.fail_sign(part_number)
             if exc is not None:
                 raise exc
+        if upload_id not in self.open_uploads:  # unknown, cancelled or completed: as LILT does
+            from lilt.exceptions import NotFoundException
+
+            raise NotFoundException(status=404, reason=f"no pending upload {upload_id}")
         assert self.open_uploads.get(upload_id) == s3_key
         return SimpleNamespace(
             url=f"{STORAGE}/{s3_key}?uploadId={upload_id}&partNumber={part_number}"

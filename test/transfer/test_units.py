@@ -31,7 +31,7 @@ from lilt.transfer.journal import Journal
 from lilt.transfer.plan import fit_part_size
 from lilt.transfer.progress import ProgressTracker
 from lilt.transfer.results import looks_like_md5, multipart_etag, normalize_etag
-from lilt.transfer.source import FileSource, StreamSource
+from lilt.transfer.source import TAIL, BodyAborted, FileRegion, FileSource, StreamSource
 from lilt.transfer.storage import (
     SignatureRejected,
     StorageClient,
@@ -215,13 +215,13 @@ def identity_of(path: Path) -> object:
 
 def test_journal_round_trip_and_torn_line(tmp_path: Path) -> None:
     data = tmp_path / "data.bin"
-    data.write_bytes(b"x" * 1000)
+    data.write_bytes(b"x" * (6 * MiB))  # two parts of 5 MiB
     ident = identity_of(data)
     path = tmp_path / "j"
     with Journal(path) as journal:
         journal.start(str(data), ident, filename="data.bin", content_type="a/b",  # type: ignore[arg-type]
                       key="k", upload_id="u1", part_size=5 * MiB)
-        journal.part("u1", UploadedPart(1, '"e1"'), "aa")
+        journal.part("u1", UploadedPart(1, '"e1"'), "a" * 32)
         journal.part("u1", UploadedPart(2, '"e2"'), None)
     with open(path, "ab") as handle:
         handle.write(b'{"event":"part","upload_id":"u1","part":3,"et')  # a crash mid-write
@@ -229,7 +229,8 @@ def test_journal_round_trip_and_torn_line(tmp_path: Path) -> None:
         record = journal.resumable(str(data), ident)  # type: ignore[arg-type]
         assert record is not None and record.upload_id == "u1" and not record.completed
         assert record.parts == {1: UploadedPart(1, '"e1"'), 2: UploadedPart(2, '"e2"')}
-        assert record.md5s == {1: "aa"} and record.part_size == 5 * MiB
+        assert record.md5s == {1: "a" * 32} and record.part_size == 5 * MiB
+        assert record.problem is None
         journal.complete_multipart("u1", "loc")
     lines = path.read_bytes().splitlines()
     assert json.loads(lines[-1]) == {"event": "complete", "upload_id": "u1", "location": "loc"}
@@ -260,22 +261,29 @@ def test_file_source_reads_ranges_and_notices_changes(tmp_path: Path) -> None:
     from lilt.transfer.plan import PartSpec
 
     path = tmp_path / "f"
-    path.write_bytes(bytes(range(256)) * 100)
+    path.write_bytes(bytes(range(256)) * 1000)  # 256,000 bytes: regions, then a 64 KiB tail
+    data = path.read_bytes()
     with FileSource(path) as source:
         assert source.read(PartSpec(2, 256, 10)) == bytes(range(10))
         whole = PartSpec(1, 0, source.size)
-        assert b"".join(bytes(r) for r in source.range(whole).chunks()) == path.read_bytes()
-        regions = list(source.range(whole).chunks(10_000))
-        assert [len(r) for r in regions] == [10_000, 10_000, 5600]
-        regions[1].seek(regions[1].offset + 9_990)
-        assert regions[1].read() == path.read_bytes()[19_990:20_000] and regions[1].read(5) == b""
-        assert source.md5(PartSpec(1, 0, 25600)) == hashlib.md5(path.read_bytes()).digest()
+        assert b"".join(bytes(r) for r in source.range(whole).chunks()) == data
+        chunks = list(source.range(whole).chunks(100_000))
+        assert [len(r) for r in chunks] == [100_000, 90_464, TAIL]
+        assert isinstance(chunks[-1], bytes) and chunks[-1] == data[-TAIL:]  # read and checked
+        region = chunks[1]
+        assert isinstance(region, FileRegion)
+        region.seek(region.offset + 90_454)
+        assert region.read() == data[190_454:190_464] and region.read(5) == b""
+        assert source.md5(whole) == hashlib.md5(data).digest()
+        snapshot = source.snapshot
         with open(path, "ab") as handle:
             handle.write(b"!")
         with pytest.raises(SourceChangedError, match="size changed"):
             source.read(PartSpec(1, 0, 10))
+        with pytest.raises(BodyAborted, match="size changed"):  # a body stops before its tail
+            list(source.range(whole).chunks())
     with pytest.raises(SourceChangedError, match="between planning"):
-        FileSource(path, expect=(25600, 0))
+        FileSource(path, expect=snapshot)
 
 
 def test_stream_source_reads_whole_parts_from_short_reads() -> None:
