@@ -1,10 +1,8 @@
 """A fault-injecting HTTP/1.1 proxy for tests: what real networks do, on demand.
 
 :class:`FaultProxy` listens on loopback and forwards every connection to one
-upstream (an API server, a storage server), byte for byte. It understands
-just enough HTTP/1.1 (request and response heads, ``Content-Length`` and
-chunked bodies, keep-alive) to aim a :class:`Fault` at one request and to
-record every request head it saw::
+upstream (an API server, a storage server), message by message, so it can
+aim a :class:`Fault` at one request and record every request head it saw::
 
     from lilt.testing.proxy import Fault, FaultProxy
 
@@ -57,25 +55,42 @@ bounded in time (``within`` seconds). Random rules draw from their own
 faults on every run. Every wait the proxy makes is capped by ``max_stall``
 and ends at once when the proxy stops.
 
-Only the standard library is used, so the proxy works in any test suite.
-It listens on loopback only and never rewrites a byte it forwards (the
-``Host`` header stays as the client sent it, so presigned signatures verify).
+HTTP itself is h11's job (heads, framing, keep-alive, the rules for 1xx,
+``HEAD``, 204 and 304) and the accept loop and its threads are
+:mod:`socketserver`'s; this module holds the faults. It needs h11, which
+``pip install 'lilt[emulator]'`` installs. Each message goes on as it came:
+the same method, target and status, the same header fields in the same case
+(``Host`` too, so presigned signatures verify) and the same body bytes; only
+the framing may be rewritten (a chunked body is re-chunked, and a response
+without a length goes to the client chunked). It listens on loopback only,
+speaks HTTP/1.1 in clear, one request at a time per connection (no
+pipelining, which urllib3 does not do), and resets a connection that
+switches protocols (``Upgrade``, ``CONNECT``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import re
 import socket
+import socketserver
 import struct
+import sys
 import threading
 import time
-from collections import Counter, deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Callable, Optional, Union
 from urllib.parse import parse_qsl, urlsplit
+
+try:
+    import h11
+except ModuleNotFoundError as exc:  # pragma: no cover - the emulator extra installs it
+    if exc.name != "h11":
+        raise
+    raise ImportError("lilt.testing.proxy needs h11: pip install 'lilt[emulator]'") from exc
 
 from lilt.testing._rules import Repeat, RuleBook, Script, Seeded
 
@@ -84,9 +99,6 @@ __all__ = ["Fault", "FaultKind", "FaultProxy", "RequestRecord"]
 _LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 _MAX_HEAD = 64 * 1024
 _RECV = 256 * 1024
-# Framing of a body that is not Content-Length delimited.
-_CHUNKED = -1
-_UNTIL_CLOSE = -2
 
 
 class FaultKind(str, enum.Enum):
@@ -108,26 +120,14 @@ class FaultKind(str, enum.Enum):
         return self.value
 
 
-_REQUEST_SIDE = frozenset({FaultKind.RESET_MID_BODY, FaultKind.STALL_BODY})
-_BYTE_TRIGGERED = frozenset(
-    {
-        FaultKind.RESET_MID_BODY,
-        FaultKind.STALL_BODY,
-        FaultKind.STALL,
-        FaultKind.TRUNCATE,
-        FaultKind.RESET_RESPONSE,
-        FaultKind.DRIP,
-    }
-)
-
-
 @dataclass(frozen=True)
 class Fault:
     """One fault to act out on one request. Build it with the class methods.
 
     ``after`` is a byte offset into the request body (request-side faults) or
-    the response body (response-side faults); a fault whose offset lies past
-    the end of the body never happens and is not counted.
+    the response body (response-side faults), counting the body's content (not
+    the chunk framing of a chunked body); a fault whose offset lies past the
+    end of the body never happens and is not counted.
     """
 
     kind: FaultKind
@@ -143,8 +143,8 @@ class Fault:
     def __post_init__(self) -> None:
         if self.after < 0 or self.seconds < 0 or self.chunk < 0 or self.interval < 0:
             raise ValueError(f"fault values must not be negative: {self!r}")
-        if self.kind is FaultKind.HTTP_ERROR and not 100 <= self.status <= 599:
-            raise ValueError(f"http_error needs a status between 100 and 599, got {self.status}")
+        if self.kind is FaultKind.HTTP_ERROR and not 200 <= self.status <= 599:
+            raise ValueError(f"http_error needs a status between 200 and 599, got {self.status}")
         if self.kind is FaultKind.DRIP and (self.chunk < 1 or self.interval <= 0):
             raise ValueError("drip needs chunk >= 1 and interval > 0")
 
@@ -301,160 +301,100 @@ class _Stop(Exception):
         self.reset = reset
 
 
-class _Reader:
-    """Buffered reads from one socket, keeping the raw bytes for forwarding."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.buf = bytearray()
-
-    def _fill(self) -> bool:
-        data = self.sock.recv(_RECV)
-        if not data:
-            return False
-        self.buf += data
-        return True
-
-    def head(self) -> Optional[bytes]:
-        """A message head (through the blank line); None on a clean end before any byte."""
-        while True:
-            end = self.buf.find(b"\r\n\r\n")
-            if end >= 0:
-                head = bytes(self.buf[: end + 4])
-                del self.buf[: end + 4]
-                return head
-            if len(self.buf) > _MAX_HEAD:
-                raise _Stop("message head too large")
-            if not self._fill():
-                if self.buf:
-                    raise _Stop("connection closed inside a message head")
-                return None
-
-    def line(self) -> bytes:
-        while True:
-            end = self.buf.find(b"\n")
-            if end >= 0:
-                line = bytes(self.buf[: end + 1])
-                del self.buf[: end + 1]
-                return line
-            if len(self.buf) > _MAX_HEAD or not self._fill():
-                raise _Stop("connection closed inside a chunk header")
-
-    def take(self, limit: int) -> bytes:
-        """Between 1 and ``limit`` bytes; ``b""`` only at the end of the stream."""
-        if not self.buf and not self._fill():
-            return b""
-        data = bytes(self.buf[:limit])
-        del self.buf[:limit]
-        return data
-
-    def body(self, framing: int) -> Iterator[bytes]:
-        """The raw bytes of a body with the given framing (a length, chunked, until close)."""
-        if framing == _CHUNKED:
-            yield from self._chunked()
-            return
-        remaining = framing
-        while remaining != 0:
-            data = self.take(_RECV if remaining < 0 else min(remaining, _RECV))
-            if not data:
-                if remaining > 0:
-                    raise _Stop("connection closed inside a body")
-                return
-            remaining -= len(data) if remaining > 0 else 0
-            yield data
-
-    def _chunked(self) -> Iterator[bytes]:
-        while True:
-            line = self.line()
-            yield line
-            try:
-                size = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                raise _Stop("malformed chunk size") from None
-            if size == 0:
-                while True:
-                    trailer = self.line()
-                    yield trailer
-                    if trailer in (b"\r\n", b"\n"):
-                        return
-            remaining = size + 2  # the data and its CRLF
-            while remaining:
-                data = self.take(min(remaining, _RECV))
-                if not data:
-                    raise _Stop("connection closed inside a chunk")
-                remaining -= len(data)
-                yield data
-
-
-def _parse_head(head: bytes) -> tuple[str, str, str, tuple[tuple[str, str], ...]]:
-    """The three parts of the start line and the header fields of a message head."""
-    lines = head.decode("latin-1").split("\r\n")
-    start = lines[0].split(" ", 2)
-    if len(start) < 2:
-        raise _Stop(f"malformed start line {lines[0]!r}")
-    headers = []
-    for line in lines[1:]:
-        if not line:
-            continue
-        name, _, value = line.partition(":")
-        headers.append((name.strip(), value.strip()))
-    return start[0], start[1], start[2] if len(start) > 2 else "", tuple(headers)
-
-
-def _field(headers: Sequence[tuple[str, str]], name: str) -> Optional[str]:
-    values = [v for k, v in headers if k.lower() == name]
-    return ", ".join(values) if values else None
-
-
-def _framing(headers: Sequence[tuple[str, str]], *, response: bool) -> int:
-    encoding = _field(headers, "transfer-encoding")
-    if encoding and "chunked" in encoding.lower():
-        return _CHUNKED
-    length = _field(headers, "content-length")
-    if length is not None:
-        try:
-            return int(length.split(",")[0])
-        except ValueError:
-            raise _Stop(f"malformed Content-Length {length!r}") from None
-    return _UNTIL_CLOSE if response else 0
-
-
-def _wants_close(headers: Sequence[tuple[str, str]]) -> bool:
-    value = _field(headers, "connection")
-    return value is not None and "close" in value.lower()
+_MESSAGES = (h11.Request, h11.InformationalResponse, h11.Response)
 
 
 class _Link:
-    """One client connection, its upstream connection, and the requests in flight."""
+    """One client connection: its socket, the upstream socket once a request needs it,
+    and h11's view of each side.
 
-    def __init__(
-        self,
-        number: int,
-        client: socket.socket,
-        upstream: socket.socket,
-        on_closed: Callable[[_Link], None],
-    ) -> None:
-        self.number = number
+    Two threads share it, one per direction. h11's state is changed under
+    ``state`` (never held across socket I/O); ``client_write`` keeps whole
+    events in order on the way to the client.
+    """
+
+    def __init__(self, client: socket.socket) -> None:
         self.client = client
-        self.upstream = upstream
-        self.client_write = threading.Lock()
+        self.upstream: Optional[socket.socket] = None
+        # the proxy is the server of its client and the client of the upstream
+        self.client_side = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_HEAD)
+        self.server_side = h11.Connection(h11.CLIENT, max_incomplete_event_size=_MAX_HEAD)
         self.state = threading.Condition()
-        self.in_flight: deque[RequestRecord] = deque()
+        self.client_write = threading.Lock()
+        self.record: Optional[RequestRecord] = None  # the request of the current exchange
         self.closed = False
-        # The two pump threads. Only the last one out closes the sockets: a
-        # socket closed under a thread blocked in recv() frees its descriptor
-        # number for reuse while that thread may still wait on it.
-        self.users = 2
-        self._on_closed = on_closed
 
-    def _finish(self, reset: bool) -> None:
-        """Wake both pump threads and send FIN (or arm the RST sent on close)."""
+    def connect(self, address: tuple[str, int], connect_timeout: float, timeout: float) -> None:
+        upstream = socket.create_connection(address, timeout=connect_timeout)
+        upstream.settimeout(timeout)
+        _no_delay(upstream)
+        with self.state:
+            if not self.closed:
+                self.upstream = upstream
+                return
+        upstream.close()
+        raise _Stop("connection closed", reset=False)
+
+    def receive(self, side: h11.Connection, sock: socket.socket) -> h11.Event:
+        """The next event ``side`` reads from ``sock``; waits while h11 pauses it
+        (its peer is ahead of the exchange in progress)."""
+        while True:
+            with self.state:
+                while True:
+                    if self.closed:
+                        raise _Stop("connection closed", reset=False)
+                    if h11.SWITCHED_PROTOCOL in (side.our_state, side.their_state):
+                        raise _Stop("protocol switch")
+                    event = side.next_event()
+                    if event is not h11.PAUSED:
+                        break
+                    self.state.wait()
+            if event is not h11.NEED_DATA:
+                assert isinstance(event, h11.Event)
+                return event
+            data = sock.recv(_RECV)
+            with self.state:
+                side.receive_data(data)
+
+    def to_server(self, event: h11.Event) -> None:
+        assert self.upstream is not None
+        with self.state:
+            data = self.server_side.send_with_data_passthrough(_as_sent(event))
+        for piece in data or ():
+            self.upstream.sendall(piece)
+
+    def to_client(self, event: h11.Event) -> None:
+        with self.client_write:
+            with self.state:
+                data = self.client_side.send_with_data_passthrough(_as_sent(event))
+            for piece in data or ():
+                self.client.sendall(piece)
+
+    def next_exchange(self) -> bool:
+        """Once both messages of this exchange are complete, get both sides ready for the
+        next one. False: the connection is not kept alive, close it after this exchange."""
+        with self.state:
+            client, server = self.client_side, self.server_side
+            states = {client.our_state, client.their_state, server.our_state, server.their_state}
+            if h11.MUST_CLOSE in states:
+                return False
+            if _both(client, h11.DONE) and not (states - {h11.DONE, h11.IDLE}):
+                client.start_next_cycle()
+                if _both(server, h11.DONE):
+                    server.start_next_cycle()
+                self.record = None
+                self.state.notify_all()
+            return True
+
+    def end(self, *, reset: bool) -> None:
+        """Wake both threads and send FIN (or arm the RST sent on close). Idempotent."""
         with self.state:
             if self.closed:
                 return
             self.closed = True
             self.state.notify_all()
-        for sock in (self.client, self.upstream):
+            sockets = [s for s in (self.client, self.upstream) if s is not None]
+        for sock in sockets:
             try:
                 if reset:
                     # RST instead of FIN when closed. SHUT_RD wakes a thread
@@ -466,25 +406,77 @@ class _Link:
             except OSError:
                 pass
 
-    def reset(self) -> None:
-        """End both connections with a TCP reset."""
-        self._finish(reset=True)
-
     def close(self) -> None:
-        """End both connections in an orderly way (FIN)."""
-        self._finish(reset=False)
-
-    def release(self) -> None:
-        """A pump thread is done; the last one closes the sockets."""
-        with self.state:
-            self.users -= 1
-            last = self.users == 0
-        if not last:
-            return
-        self.close()  # a no-op when already reset or closed
+        """Release the sockets (only once no thread uses them: a closed descriptor's
+        number is reused at once)."""
+        self.end(reset=False)  # a no-op when already ended
         self.client.close()
-        self.upstream.close()
-        self._on_closed(self)
+        if self.upstream is not None:
+            self.upstream.close()
+
+
+def _both(side: h11.Connection, state: type) -> bool:
+    return side.our_state is state and side.their_state is state
+
+
+def _as_sent(event: h11.Event) -> h11.Event:
+    """``event`` as h11 can send it: h11 writes HTTP/1.1 only, so an HTTP/1.0 peer's
+    message goes on as HTTP/1.1 (h11 on the client's side still frames the answer
+    for HTTP/1.0)."""
+    if not isinstance(event, _MESSAGES) or event.http_version == b"1.1":
+        return event
+    if isinstance(event, h11.Request):
+        return h11.Request(method=event.method, target=event.target,
+                           headers=event.headers.raw_items())
+    return type(event)(status_code=event.status_code, reason=event.reason,
+                       headers=event.headers.raw_items())
+
+
+def _record(connection: int, request: h11.Request) -> RequestRecord:
+    return RequestRecord(
+        index=-1,
+        connection=connection,
+        method=request.method.decode("ascii"),
+        target=request.target.decode("latin-1"),
+        version="HTTP/" + request.http_version.decode("ascii"),
+        headers=tuple(
+            (name.decode("latin-1"), value.decode("latin-1"))
+            for name, value in request.headers.raw_items()
+        ),
+    )
+
+
+class _Server(socketserver.ThreadingTCPServer):
+    """The accept loop: a thread per connection, all joined by ``server_close()``."""
+
+    allow_reuse_address = True
+    daemon_threads = False
+    block_on_close = True
+    request_queue_size = 128
+
+    def __init__(self, proxy: FaultProxy, address: tuple[str, int]) -> None:
+        self.proxy = proxy
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        super().__init__(address, _Handler)
+
+    def verify_request(self, request: object, client_address: object) -> bool:  # noqa: ARG002
+        assert isinstance(request, socket.socket)
+        return self.proxy._admit(request)
+
+    def shutdown_request(self, request: object) -> None:
+        # The connection was ended as its fault required (FIN or RST): add nothing.
+        assert isinstance(request, socket.socket)
+        request.close()
+
+    def handle_error(self, request: object, client_address: object) -> None:  # noqa: ARG002
+        self.proxy._bug(sys.exc_info()[1])
+
+
+class _Handler(socketserver.BaseRequestHandler):
+    server: _Server
+
+    def handle(self) -> None:
+        self.server.proxy._serve(self.request)
 
 
 class FaultProxy:
@@ -498,7 +490,9 @@ class FaultProxy:
     :param connect_timeout: timeout for connecting to the upstream.
 
     Use it as a context manager (or call :meth:`start` and :meth:`stop`);
-    stopping closes every socket and joins every thread.
+    stopping closes every socket and joins every thread. The upstream is
+    connected when a connection's first request is to be forwarded, so a
+    client of a proxy whose upstream is down sees its request reset.
     """
 
     def __init__(
@@ -523,59 +517,39 @@ class FaultProxy:
         self._records: list[RequestRecord] = []
         self._counts: Counter[str] = Counter()
         self._links: dict[int, _Link] = {}
-        self._threads: set[threading.Thread] = set()
         self._connections = 0
+        self._served = 0
         self._stopping = threading.Event()
         self.errors: list[str] = []
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self._listener = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self._listener.bind((host, port))
-            self._listener.listen(128)
-            self._listener.settimeout(0.5)
-        except BaseException:
-            self._listener.close()
-            raise
+        self._server = _Server(self, (host, port))
         self.host = host
-        self.port: int = self._listener.getsockname()[1]
-        self._acceptor = threading.Thread(
-            target=self._accept_loop, name=f"FaultProxy:{self.port}", daemon=True
+        self.port: int = self._server.server_address[1]
+        self._accepting = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name=f"FaultProxy:{self.port}",
+            daemon=True,
         )
-        self._started = False
 
     # -- lifecycle ------------------------------------------------------------
 
     def start(self) -> FaultProxy:
         """Start accepting connections (idempotent); returns the proxy."""
-        if not self._started:
-            self._started = True
-            self._acceptor.start()
+        if self._accepting.ident is None:
+            self._accepting.start()
         return self
 
     def stop(self) -> None:
         """Stop accepting, close every connection (waking any stall) and join the threads."""
         self._stopping.set()
-        with contextlib.suppress(OSError):
-            self._listener.shutdown(socket.SHUT_RDWR)  # wakes accept()
-        if self._started:
-            self._acceptor.join(timeout=10)
-        self._listener.close()
+        if self._accepting.ident is not None:
+            self._server.shutdown()  # returns once the accept loop has ended
+            self._accepting.join()
         with self._lock:
             links = list(self._links.values())
         for link in links:
-            link.close()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with self._lock:
-                threads = [t for t in self._threads if t is not threading.current_thread()]
-            if not threads:
-                break
-            threads[0].join(timeout=max(0.0, deadline - time.monotonic()))
-        with self._lock:
-            stuck = sorted(t.name for t in self._threads if t.is_alive())
-            if stuck:
-                self.errors.append(f"threads still running after stop: {', '.join(stuck)}")
+            link.end(reset=False)
+        self._server.server_close()  # closes the listener, joins every connection's thread
 
     def __enter__(self) -> FaultProxy:
         return self.start()
@@ -681,88 +655,60 @@ class FaultProxy:
         with self._lock:
             self._counts[kind.value] += 1
 
+    def _bug(self, error: Optional[BaseException]) -> None:
+        """A bug in the proxy must not kill the test run silently: tests check ``errors``."""
+        with self._lock:
+            self.errors.append(f"{type(error).__name__}: {error}")
+
     def _wait(self, seconds: float) -> None:
         """Sleep up to ``seconds`` (capped by max_stall); end the connection on stop."""
         if self._stopping.wait(min(seconds, self.max_stall)):
             raise _Stop("proxy stopping", reset=False)
 
-    # -- the connection threads ---------------------------------------------
+    # -- connections ------------------------------------------------------------
 
-    def _spawn(self, target: Callable[..., None], *args: object) -> None:
-        thread = threading.Thread(
-            target=self._guarded,
-            args=(target, *args),
-            name=f"FaultProxy:{self.port}:{target.__name__}",
-            daemon=True,
-        )
+    def _admit(self, client: socket.socket) -> bool:
+        """Count a new connection; False (after arming a reset) when it is to be refused."""
         with self._lock:
-            self._threads.add(thread)
-        thread.start()
-
-    def _guarded(self, target: Callable[..., None], *args: object) -> None:
-        try:
-            target(*args)
-        except Exception as exc:  # a bug in the proxy must not kill the test run silently
-            with self._lock:
-                self.errors.append(f"{type(exc).__name__}: {exc}")
-        finally:
-            with self._lock:
-                self._threads.discard(threading.current_thread())
-
-    def _accept_loop(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            with self._lock:
-                self._connections += 1
-                number = self._connections
-                refuse = self._refuse_connections > 0
-                if refuse:
-                    self._refuse_connections -= 1
+            self._connections += 1
+            refuse = self._refuse_connections > 0
             if refuse:
-                self._count(FaultKind.REFUSE)
-                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                client.close()
-                continue
-            self._spawn(self._serve, number, client)
-
-    def _serve(self, number: int, client: socket.socket) -> None:
-        """Connect upstream, then pump requests here and responses on a second thread."""
-        try:
-            upstream = socket.create_connection(self.upstream, timeout=self.connect_timeout)
-        except OSError:
-            # Upstream down: the client sees what it would see without the proxy.
+                self._refuse_connections -= 1
+                self._counts[FaultKind.REFUSE.value] += 1
+        if refuse:
             client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            client.close()
-            return
-        client.settimeout(self.idle_timeout)
-        upstream.settimeout(self.idle_timeout)
-        link = _Link(number, client, upstream, self._forget)
-        with self._lock:
-            stopping = self._stopping.is_set()
-            if not stopping:
-                self._links[number] = link
-        if stopping:
-            client.close()
-            upstream.close()
-            return
-        self._spawn(self._pump_responses, link)
-        try:
-            self._pump_requests(link)
-        except _Stop as stop:
-            link.reset() if stop.reset else link.close()
-        except OSError:
-            link.reset()
-        finally:
-            link.release()
+        return not refuse
 
-    def _forget(self, link: _Link) -> None:
+    def _serve(self, client: socket.socket) -> None:
+        """One client connection: requests are pumped on this thread, responses on a second."""
+        client.settimeout(self.idle_timeout)
+        _no_delay(client)
+        link = _Link(client)
         with self._lock:
-            self._links.pop(link.number, None)
+            if self._stopping.is_set():
+                client.close()
+                return
+            self._served += 1
+            number = self._served
+            self._links[number] = link
+        threading.current_thread().name = f"FaultProxy:{self.port}:{number}"
+        responses = threading.Thread(
+            target=self._pump_responses, args=(link,), name=f"FaultProxy:{self.port}:{number}:r"
+        )
+        try:
+            self._pump_requests(link, number, responses.start)
+            link.end(reset=False)  # the client closed: nobody is left to read a response
+        except _Stop as stop:
+            link.end(reset=stop.reset)
+        except (OSError, h11.RemoteProtocolError):
+            link.end(reset=True)
+        finally:
+            link.end(reset=False)
+            if responses.ident is not None:
+                responses.join()
+            link.close()
+            with self._lock:
+                self._links.pop(number, None)
 
     def _decide(self, record: RequestRecord) -> Optional[Fault]:
         with self._lock:
@@ -772,103 +718,97 @@ class FaultProxy:
             record.fault = fault
         return fault
 
-    def _pump_requests(self, link: _Link) -> None:
-        reader = _Reader(link.client)
+    def _pump_requests(self, link: _Link, number: int, start_responses: Callable[[], None]) -> None:
+        """Forward each request upstream, acting out its request-side fault."""
         while True:
-            head = reader.head()
-            if head is None:
-                # The client closed (urllib3 never half-closes): nobody is left
-                # to read a response, so end the upstream connection too.
-                link.close()
+            event = link.receive(link.client_side, link.client)
+            if isinstance(event, h11.ConnectionClosed):
                 return
-            method, target, version, headers = _parse_head(head)
-            record = RequestRecord(-1, link.number, method, target, version, headers)
+            assert isinstance(event, h11.Request)
+            record = _record(number, event)
             fault = self._decide(record)
             kind = fault.kind if fault is not None else None
-            framing = _framing(headers, response=False)
-
             if kind is FaultKind.REFUSE:
                 self._count(FaultKind.REFUSE)
-                link.reset()
-                return
+                raise _Stop(kind.value)
             if kind is FaultKind.HTTP_ERROR:
                 assert fault is not None
-                for _ in reader.body(framing):
-                    pass
                 self._answer(link, record, fault)
-                if _wants_close(headers) or _wants_close(fault.headers):
-                    raise _Stop("connection: close", reset=False)
                 continue
-
             if kind is FaultKind.DELAY:
                 assert fault is not None
                 self._count(FaultKind.DELAY)
                 self._wait(fault.seconds)
+            if link.upstream is None:
+                # Upstream down: the OSError resets the client's connection.
+                link.connect(self.upstream, self.connect_timeout, self.idle_timeout)
+                start_responses()
             with link.state:
-                link.in_flight.append(record)
+                link.record = record
             if kind is FaultKind.RESET_BEFORE_BODY:
                 # Counted first: a request without a body may be answered at
                 # once, and the response side then resets the link itself.
                 self._count(FaultKind.RESET_BEFORE_BODY)
-                link.upstream.sendall(head)
+                link.to_server(event)
                 raise _Stop(kind.value)
-            link.upstream.sendall(head)
-            outlet = _Outlet(self, link.upstream, fault if kind in _REQUEST_SIDE else None)
+            link.to_server(event)
+            outlet = _Outlet(self, fault if kind in _REQUEST_SIDE else None,
+                             lambda data: link.to_server(h11.Data(data=data)))
             try:
-                for data in reader.body(framing):
-                    outlet.send(data)
-                    record.body_bytes = outlet.sent
+                while not isinstance(event, h11.EndOfMessage):
+                    event = link.receive(link.client_side, link.client)
+                    if isinstance(event, h11.Data):
+                        outlet.send(event.data)
+                    else:
+                        link.to_server(event)
             finally:
                 record.body_bytes = outlet.sent
+            link.next_exchange()
 
     def _answer(self, link: _Link, record: RequestRecord, fault: Fault) -> None:
-        """Send ``fault``'s canned response once every earlier response has gone out."""
-        with link.state:
-            while link.in_flight and not link.closed:
-                link.state.wait(0.5)
-            if link.closed:
-                raise _Stop("connection closed")
-        reason = fault.reason or _REASONS.get(fault.status, "Error")
-        lines = [f"HTTP/1.1 {fault.status} {reason}"]
-        names = {k.lower() for k, _ in fault.headers}
-        lines += [f"{k}: {v}" for k, v in fault.headers]
-        if "content-length" not in names:
-            lines.append(f"Content-Length: {len(fault.body)}")
-        payload = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + fault.body
-        with link.client_write:
-            link.client.sendall(payload)
+        """Answer ``fault``'s status here; the request body is read and discarded."""
+        while not isinstance(link.receive(link.client_side, link.client), h11.EndOfMessage):
+            pass
+        headers = list(fault.headers)
+        if not any(name.lower() == "content-length" for name, _ in headers):
+            headers.append(("Content-Length", str(len(fault.body))))
+        reason = fault.reason or _phrase(fault.status)
+        link.to_client(h11.Response(status_code=fault.status, headers=headers, reason=reason))
+        if fault.body and record.method != "HEAD":
+            link.to_client(h11.Data(data=fault.body))
+        link.to_client(h11.EndOfMessage())
         record.status = fault.status
         self._count(FaultKind.HTTP_ERROR)
+        if not link.next_exchange():
+            raise _Stop("connection: close", reset=False)
 
     def _pump_responses(self, link: _Link) -> None:
-        reader = _Reader(link.upstream)
         try:
-            while self._forward_response(link, reader):
+            while self._forward_response(link):
                 pass
-            link.close()
+            link.end(reset=False)
         except _Stop as stop:
-            link.reset() if stop.reset else link.close()
-        except OSError:
-            link.reset()
-        finally:
-            link.release()
+            link.end(reset=stop.reset)
+        except (OSError, h11.RemoteProtocolError):
+            link.end(reset=True)
+        except Exception as exc:
+            self._bug(exc)
+            link.end(reset=False)
 
-    def _forward_response(self, link: _Link, reader: _Reader) -> bool:
-        """Forward one response; False when the connection is over."""
-        head = reader.head()
-        if head is None:
+    def _forward_response(self, link: _Link) -> bool:
+        """Forward one response, acting out its response-side fault; False when the
+        connection is over."""
+        assert link.upstream is not None
+        event = link.receive(link.server_side, link.upstream)
+        if isinstance(event, h11.ConnectionClosed):
             return False  # upstream closed: close the client too, as the server did
-        with link.state:
-            record = link.in_flight[0] if link.in_flight else None
+        if isinstance(event, h11.InformationalResponse):
+            link.to_client(event)
+            return True
+        assert isinstance(event, h11.Response)
+        record = link.record
         fault = record.fault if record is not None else None
         kind = fault.kind if fault is not None else None
-        _, status_text, _, headers = _parse_head(head)
-        status = int(status_text) if status_text.isdigit() else 0
-
-        if 100 <= status < 200 and status != 101:  # interim: the final response follows
-            with link.client_write:
-                link.client.sendall(head)
-            return True
         if kind is FaultKind.DROP_RESPONSE:
             self._count(FaultKind.DROP_RESPONSE)
             return False
@@ -878,53 +818,53 @@ class FaultProxy:
             self._count(FaultKind.STALL)
             self._wait(fault.seconds)
             fault = None
-        method = record.method.upper() if record is not None else "GET"
-        if method == "HEAD" or status in (204, 304):
-            framing = 0
-        elif status == 101:
-            framing = _UNTIL_CLOSE
-        else:
-            framing = _framing(headers, response=True)
-        response_fault = fault if kind in _BYTE_TRIGGERED - _REQUEST_SIDE else None
-        with link.client_write:
-            link.client.sendall(head)
-            if record is not None:
-                record.status = status
-            outlet = _Outlet(self, link.client, response_fault)
-            for data in reader.body(framing):
-                outlet.send(data)
-        with link.state:
-            if link.in_flight:
-                link.in_flight.popleft()
-            link.state.notify_all()
-        return not (framing == _UNTIL_CLOSE or _wants_close(headers))
+        link.to_client(event)
+        if record is not None:
+            record.status = event.status_code
+        outlet = _Outlet(self, fault if kind in _RESPONSE_SIDE else None,
+                         lambda data: link.to_client(h11.Data(data=data)))
+        body: h11.Event = event
+        while not isinstance(body, h11.EndOfMessage):
+            body = link.receive(link.server_side, link.upstream)
+            if isinstance(body, h11.Data):
+                outlet.send(body.data)
+            else:
+                link.to_client(body)
+        return link.next_exchange()
+
+
+_REQUEST_SIDE = frozenset({FaultKind.RESET_MID_BODY, FaultKind.STALL_BODY})
+_RESPONSE_SIDE = frozenset(
+    {FaultKind.STALL, FaultKind.TRUNCATE, FaultKind.RESET_RESPONSE, FaultKind.DRIP}
+)
 
 
 class _Outlet:
-    """Writes one body to a socket, acting out a fault when ``fault.after`` bytes are out."""
+    """Writes one message body, acting out a fault once ``fault.after`` bytes of it are out."""
 
-    def __init__(self, proxy: FaultProxy, sock: socket.socket, fault: Optional[Fault]) -> None:
+    def __init__(
+        self, proxy: FaultProxy, fault: Optional[Fault], write: Callable[[bytes], None]
+    ) -> None:
         self.proxy = proxy
-        self.sock = sock
+        self.write = write
         self.pending = fault
         self.sent = 0
         self.drip: Optional[Fault] = None
         self.drip_until = 0.0
 
     def send(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
+        while data:
             if self.pending is not None and self.sent == self.pending.after:
                 self._act(self.pending)
-            size = len(view)
+            size = len(data)
             if self.pending is not None:
                 size = min(size, self.pending.after - self.sent)
             drip = self.drip if time.monotonic() < self.drip_until else None
             if drip is not None:
                 size = min(size, drip.chunk)
-            self.sock.sendall(view[:size])
+            piece, data = (data, b"") if size == len(data) else (data[:size], data[size:])
+            self.write(piece)
             self.sent += size
-            view = view[size:]
             if drip is not None:
                 self.proxy._wait(drip.interval)
 
@@ -943,6 +883,19 @@ class _Outlet:
             self.proxy._wait(fault.seconds)
 
 
+def _no_delay(sock: socket.socket) -> None:
+    """Send each write at once: a head and its body go out as separate writes, and
+    Nagle's algorithm would hold the body until the peer's delayed ACK (~40 ms)."""
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
 def _address(upstream: Union[tuple[str, int], str]) -> tuple[str, int]:
     if isinstance(upstream, tuple):
         return (upstream[0], int(upstream[1]))
@@ -950,16 +903,3 @@ def _address(upstream: Union[tuple[str, int], str]) -> tuple[str, int]:
     if parts.hostname is None or parts.port is None:
         raise ValueError(f"upstream needs a host and a port, got {upstream!r}")
     return (parts.hostname, parts.port)
-
-
-_REASONS = {
-    400: "Bad Request",
-    403: "Forbidden",
-    404: "Not Found",
-    408: "Request Timeout",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}

@@ -286,8 +286,14 @@ def test_random_faults_are_deterministic_by_seed_and_limited(
 
 
 def test_upstream_down_looks_like_a_reset(http: urllib3.PoolManager) -> None:
-    with FaultProxy(("127.0.0.1", closed_port())) as proxy, pytest.raises(ProtocolError):
-        http.request("GET", f"{proxy.url}/x")
+    # The upstream is connected once the request head is in, so the client
+    # always sees its request reset (never a refused or reset connect).
+    with FaultProxy(("127.0.0.1", closed_port())) as proxy:
+        with pytest.raises(ProtocolError):
+            http.request("GET", f"{proxy.url}/x")
+        (record,) = proxy.requests
+        assert record.status is None
+    assert proxy.errors == []
 
 
 def test_stop_closes_every_socket_and_thread(upstream: Upstream) -> None:
@@ -338,3 +344,27 @@ def test_request_records_are_what_the_client_sent(
     assert record.query == {"key": "abc", "x": "1"}
     assert record.header("authorization") == "Basic Zm9vOmJhcg=="
     assert record.version == "HTTP/1.1"
+
+
+def test_stop_while_connections_keep_arriving(upstream: Upstream) -> None:
+    """stop() joins only threads that started, however connections and stop interleave."""
+    for _ in range(10):
+        proxy = FaultProxy(upstream.address).start()
+        done = threading.Event()
+
+        def connect(proxy: FaultProxy = proxy, done: threading.Event = done) -> None:
+            while not done.is_set():
+                try:
+                    socket.create_connection(proxy.address, timeout=1).close()
+                except OSError:
+                    return  # refused: the proxy has stopped listening
+
+        client = threading.Thread(target=connect)
+        client.start()
+        try:
+            wait_for(lambda proxy=proxy: proxy.connections > 0)
+            proxy.stop()
+        finally:
+            done.set()
+            client.join(timeout=10)
+        assert proxy.errors == []
