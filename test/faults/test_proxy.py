@@ -88,6 +88,37 @@ def test_chunked_request_and_response_bodies(
     assert proxy.connections == 1
 
 
+def test_bodiless_answers_keep_the_connection_in_step(
+    proxy: FaultProxy, upstream: Upstream, http: urllib3.PoolManager
+) -> None:
+    """204, 304 and HEAD answers have no body, whatever their headers say."""
+    upstream.queue(Reply(status=204), Reply(status=304, headers={"ETag": '"e"'}),
+                   Reply(body=b"x" * 100), Reply(body=b"last"))
+    statuses = [http.request(method, f"{proxy.url}/{n}").status
+                for n, method in enumerate(["GET", "GET", "HEAD"])]
+    last = http.request("GET", f"{proxy.url}/last")
+    assert statuses == [204, 304, 200]
+    assert last.data == b"last"
+    assert proxy.connections == 1
+    assert [r.status for r in proxy.requests] == [204, 304, 200, 200]
+
+
+def test_an_interim_100_continue_is_forwarded(proxy: FaultProxy, upstream: Upstream) -> None:
+    with socket.create_connection(proxy.address, timeout=10) as sock:
+        sock.sendall(b"PUT /wait HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                     b"Expect: 100-continue\r\n\r\n")
+        interim = b""
+        while b"\r\n\r\n" not in interim:
+            interim += sock.recv(1000)
+        assert interim.startswith(b"HTTP/1.1 100 ")
+        sock.sendall(b"hello")
+        final = b""
+        while b"\r\n\r\n" not in final or not final.endswith(b"}"):
+            final += sock.recv(1000)
+    assert final.startswith(b"HTTP/1.1 200 ")
+    assert [s.body for s in upstream.seen] == [b"hello"]
+
+
 def test_refuse_resets_before_anything_reaches_upstream(
     proxy: FaultProxy, upstream: Upstream, http: urllib3.PoolManager
 ) -> None:
