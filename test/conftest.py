@@ -6,6 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
+# The fault suite's totals are summed and printed by the process that reports,
+# which under pytest-xdist never loads test/faults/conftest.py.
+pytest_plugins = ["faults.totals"]
+
 _ENV_TO_CLEAR = (
     "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY",
     "http_proxy", "https_proxy", "all_proxy", "no_proxy",

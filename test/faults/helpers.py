@@ -1,4 +1,10 @@
-"""What the fault and security tests share: session totals and captured output.
+"""What the fault and security tests share: totals and captured output.
+
+Each test process keeps one :class:`Ledger` (in pytest's ``config.stash``,
+see :func:`ledger`; the fault tests get its parts as the ``totals`` and
+``seen`` fixtures): no module-global state, so the suite gives the same
+totals in any order, and under xdist each worker sends its own to the
+process that reports (:mod:`faults.totals`).
 
 The HTTP server they talk to is :mod:`support.http_server`.
 """
@@ -6,12 +12,16 @@ The HTTP server they talk to is :mod:`support.http_server`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import pickle
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import quote
+
+import pytest
 
 
 @dataclass
@@ -42,9 +52,21 @@ class Totals:
     def note(self, name: str, count: int = 1) -> None:
         self.notes[name] = self.notes.get(name, 0) + count
 
+    def __bool__(self) -> bool:
+        return bool(self.uploads or self.faults or self.notes)
 
-#: one instance for the whole session (the tests add to it; conftest prints it)
-TOTALS = Totals()
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data, to send from an xdist worker."""
+        return dataclasses.asdict(self)
+
+    def merge(self, other: Mapping[str, Any]) -> None:
+        """Add the totals of another process (:meth:`as_dict`)."""
+        self.add_faults(other["faults"])
+        self.uploads += other["uploads"]
+        self.bytes_verified += other["bytes_verified"]
+        self.losses += other["losses"]
+        for name, count in other["notes"].items():
+            self.note(name, count)
 
 
 class Capture(logging.Handler):
@@ -89,6 +111,39 @@ class Readable:
             if value:
                 self.secrets.update({value, quote(value, safe=""), quote(value)})
 
+    def leaks(self) -> list[tuple[str, str, str]]:
+        """Every secret found in what the SDK logged or raised (see :func:`find_leaks`)."""
+        return find_leaks(self.client_logs(), self.errors, self.secrets)
+
+    def client_logs(self) -> list[str]:
+        """The captured log lines, less those of the server side of the tests."""
+        return [line for line in self.logs.lines if client_side(line)]
+
+
+#: The emulator and its S3 client are the server side of the fault tests:
+#: their records are not the SDK's (the S3 client is kept at INFO in any case).
+SERVER_LOGGERS = ("lilt.testing", "botocore", "boto3", "s3transfer", "werkzeug")
+
+
+def client_side(line: str) -> bool:
+    """Whether a captured line (``logger LEVEL message``) is not the server side's."""
+    name = line.split(" ", 1)[0]
+    return not any(name == s or name.startswith(s + ".") for s in SERVER_LOGGERS)
+
+
+def find_leaks(logs: Iterable[str], errors: Iterable[str],
+               secrets: Iterable[str]) -> list[tuple[str, str, str]]:
+    """(the secret's first 6 characters, where, the text) for each secret of 8 or more
+    characters (shorter ones are too common to search for) found in a text."""
+    searched = sorted(s for s in secrets if len(s) >= 8)
+    return [
+        (secret[:6], where, text[:300])
+        for where, texts in (("logs", list(logs)), ("errors", list(errors)))
+        for text in texts
+        for secret in searched
+        if secret in text
+    ]
+
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
     """``exc``, its causes and contexts, and the exceptions kept in their attributes.
@@ -112,5 +167,17 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         pending += [item.__cause__, item.__context__, *vars(item).values(), *item.args]
 
 
-#: everything the fault suite logged or raised; test_zz_suite checks it for secrets
-SEEN = Readable()
+@dataclass
+class Ledger:
+    """What one test process gathered in the fault suite: totals, and what to scan for secrets."""
+
+    totals: Totals = field(default_factory=Totals)
+    seen: Readable = field(default_factory=Readable)
+
+
+_LEDGER = pytest.StashKey[Ledger]()
+
+
+def ledger(config: pytest.Config) -> Ledger:
+    """This process's ledger (made on first use)."""
+    return config.stash.setdefault(_LEDGER, Ledger())

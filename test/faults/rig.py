@@ -17,7 +17,7 @@ from typing import Any, Optional
 from urllib.parse import quote
 
 import pytest
-from faults.helpers import SEEN, TOTALS
+from faults.helpers import Ledger
 
 import lilt
 from lilt.testing.proxy import FaultKind, FaultProxy
@@ -62,11 +62,14 @@ class Rig:
     never to reach storage.
     """
 
-    def __init__(self, s3: Any, tmp: Path, auth: str, url_lifetime: int = 3600) -> None:
+    def __init__(self, s3: Any, tmp: Path, auth: str, ledger: Ledger,
+                 url_lifetime: int = 3600) -> None:
         from lilt.testing import Emulator
 
         self.tmp = tmp
         self.auth = auth
+        self.totals = ledger.totals  # what the tests injected and verified
+        self.seen = ledger.seen  # what they logged and raised, and the secrets used
         self.proxy = FaultProxy(_address(s3.url), max_stall=15).start()
         self.emu = Emulator(storage=s3, presign_endpoint=self.proxy.url, url_lifetime=url_lifetime)
         self.emu.start()
@@ -75,7 +78,7 @@ class Rig:
         self.api_timeout: Any = (5.0, 10.0)
         key = self.emu.api_key
         token = base64.b64encode(f"{key}:{key}".encode()).decode()
-        SEEN.secret(key, token)
+        self.seen.secret(key, token)
         self.progress = Progress()
         self.api_retry = API_RETRY
         self.expected: dict[str, str] = {}  # key -> sha256 of what must be stored there
@@ -122,7 +125,7 @@ class Rig:
     def expect_failure(self, paths: Sequence[Path], **changes: Any) -> lilt.exceptions.TransferError:
         with pytest.raises(lilt.exceptions.TransferError) as caught:
             self.upload(paths, **changes)
-        SEEN.error(caught.value)
+        self.seen.error(caught.value)
         return caught.value
 
     # -- checks ------------------------------------------------------------------
@@ -138,8 +141,8 @@ class Rig:
             if hashlib.sha256(stored).digest() != hashlib.sha256(source).digest():
                 losses += 1
             else:
-                TOTALS.uploads += 1
-                TOTALS.bytes_verified += len(stored)
+                self.totals.uploads += 1
+                self.totals.bytes_verified += len(stored)
             self.expected[result.key] = hashlib.sha256(source).hexdigest()
             last = self.progress.last.get(result.path)
             assert last is not None and last.file_bytes == len(source) == result.size, (
@@ -147,7 +150,7 @@ class Rig:
                 f"not {len(source)}"
             )
             assert self.progress.done.get(result.path) == 1
-        TOTALS.losses += losses
+        self.totals.losses += losses
         assert losses == 0, f"{losses} objects differ from their source"
         assert self.progress.problems == []
         expected_keys = set(self.expected) | set(others or {})
@@ -180,14 +183,14 @@ class Rig:
         )
         storage.subtract({"http_error": sum(answered.values())})
         storage.update(answered)
-        TOTALS.add_faults({f"storage:{k}": v for k, v in storage.items() if v})
-        TOTALS.add_faults({f"api-net:{k}": v for k, v in self.api_proxy.counts.items()})
-        TOTALS.add_faults(dict(Counter(
+        self.totals.add_faults({f"storage:{k}": v for k, v in storage.items() if v})
+        self.totals.add_faults({f"api-net:{k}": v for k, v in self.api_proxy.counts.items()})
+        self.totals.add_faults(dict(Counter(
             f"api:{i.fault.kind}_{i.fault.status}" if i.fault.status else f"api:{i.fault.kind}"
             for i in self.emu.faults.injected
         )))
         for record in self.proxy.requests:  # the signatures storage saw are secrets too
-            SEEN.secret(record.query.get("X-Amz-Signature", ""))
+            self.seen.secret(record.query.get("X-Amz-Signature", ""))
 
 
 def _address(url: str) -> tuple[str, int]:

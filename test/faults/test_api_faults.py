@@ -13,7 +13,7 @@ from typing import Any, Callable
 import pytest
 import urllib3
 import urllib3.util.connection
-from faults.helpers import SEEN, TOTALS
+from faults.helpers import Readable, Totals
 from urllib3.exceptions import MaxRetryError, ProtocolError
 
 import lilt
@@ -29,7 +29,6 @@ from lilt.testing.proxy import Fault, FaultProxy
 from support.http_server import Reply, Seen, Upstream, closed_port
 
 KEY = "k3y-Secret-0123456789"
-SEEN.secret(KEY)  # test_zz_suite checks that it was never logged or shown in an error
 #: the default policy's shape with millisecond waits, so the tests stay fast
 FAST = lilt.RetryPolicy(
     attempts=4, backoff_base=0.01, backoff_cap=0.02, statuses=frozenset({429, 502, 503, 504})
@@ -46,6 +45,12 @@ def lilt_like(seen: Seen) -> Reply:
     return Reply(status=404, body={"message": "no such route"})
 
 
+@pytest.fixture(autouse=True)
+def key_is_a_secret(seen: Readable) -> None:
+    """The secret scan checks that KEY was never logged or shown in an error."""
+    seen.secret(KEY)
+
+
 @pytest.fixture
 def server() -> Iterator[Upstream]:
     with Upstream(lilt_like) as running:
@@ -53,10 +58,10 @@ def server() -> Iterator[Upstream]:
 
 
 @pytest.fixture
-def proxy(server: Upstream) -> Iterator[FaultProxy]:
+def proxy(server: Upstream, totals: Totals) -> Iterator[FaultProxy]:
     with FaultProxy(server.address, max_stall=10) as running:
         yield running
-        TOTALS.add_faults({f"core:{k}": v for k, v in running.counts.items()})
+        totals.add_faults({f"core:{k}": v for k, v in running.counts.items()})
         assert running.errors == []
 
 

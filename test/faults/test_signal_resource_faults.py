@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 import pytest
-from faults.helpers import SEEN, TOTALS
 from faults.rig import PART, MiB, Rig
 
 import lilt
@@ -155,7 +154,7 @@ def test_ctrl_c_while_storage_stalls_aborts_and_exits_within_seconds(rig: Rig) -
     assert ended < SIGNAL_GUARD, f"took {ended:.1f} s to stop"
     assert status in (-signal.SIGINT, 130) and "KeyboardInterrupt" in err, err[-2000:]
     assert_nothing_left(rig, records=1)
-    TOTALS.add_faults({"signal:SIGINT-while-stalled": 1})
+    rig.totals.add_faults({"signal:SIGINT-while-stalled": 1})
 
 
 def test_a_second_ctrl_c_never_skips_the_abort(rig: Rig) -> None:
@@ -175,7 +174,7 @@ def test_a_second_ctrl_c_never_skips_the_abort(rig: Rig) -> None:
     # before: the second KeyboardInterrupt escaped from the first abort and the other two
     # multipart uploads stayed pending
     assert_nothing_left(rig, records=3)
-    TOTALS.add_faults({"signal:SIGINT-twice": 2})
+    rig.totals.add_faults({"signal:SIGINT-twice": 2})
 
 
 @pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
@@ -192,7 +191,7 @@ def test_termination_raised_as_a_keyboard_interrupt_subclass(rig: Rig, name: str
     assert status == 128 + number, err[-2000:]
     assert json.loads(out.splitlines()[-1]) == {"raised": "Terminated"}
     assert_nothing_left(rig, records=1)
-    TOTALS.add_faults({f"signal:{name}": 1})
+    rig.totals.add_faults({f"signal:{name}": 1})
 
 
 def test_ctrl_c_with_a_journal_keeps_the_upload_and_a_rerun_finishes_it(rig: Rig) -> None:
@@ -209,7 +208,7 @@ def test_ctrl_c_with_a_journal_keeps_the_upload_and_a_rerun_finishes_it(rig: Rig
     results = rig.upload([path], journal=journal, concurrency=1)
     rig.verify(results)
     assert results[0].upload_id == kept.upload_id and results[0].resumed_parts == 1
-    TOTALS.add_faults({"signal:SIGINT-journal": 1})
+    rig.totals.add_faults({"signal:SIGINT-journal": 1})
 
 
 # -- exceptions from a progress callback (in this process) -------------------------------------
@@ -233,7 +232,7 @@ def test_base_exceptions_in_a_progress_callback_propagate_after_the_abort(
         rig.upload([path], progress=callback)
     assert caught.value is raised
     assert_nothing_left(rig, records=1)
-    TOTALS.add_faults({f"callback:{type(raised).__name__}": 1})
+    rig.totals.add_faults({f"callback:{type(raised).__name__}": 1})
 
 
 # -- stalls: the no-progress timeout -----------------------------------------------------------
@@ -273,7 +272,7 @@ def test_a_journal_that_hits_its_file_size_limit(rig: Rig) -> None:
     results = rig.upload([path], journal=journal)  # room again: the same upload, finished
     rig.verify(results)
     assert results[0].upload_id == kept.upload_id
-    TOTALS.add_faults({"resource:journal-EFBIG-part": 1})
+    rig.totals.add_faults({"resource:journal-EFBIG-part": 1})
 
 
 def test_a_journal_that_cannot_record_the_start_aborts(rig: Rig) -> None:
@@ -286,7 +285,7 @@ def test_a_journal_that_cannot_record_the_start_aborts(rig: Rig) -> None:
     assert report["cause"] == "JournalError" and report["aborted"] is True
     assert "kept for resuming" not in report["error"]
     assert_nothing_left(rig, records=1)
-    TOTALS.add_faults({"resource:journal-EFBIG-start": 1})
+    rig.totals.add_faults({"resource:journal-EFBIG-start": 1})
 
 
 # -- poisoned journals ----------------------------------------------------------------------------
@@ -347,7 +346,7 @@ def test_a_poisoned_journal_never_leaves_the_real_upload_pending(
     named = [r for r in rig.emu.uploads() if r.upload_id == upload_id]
     assert all(r.status.value == "cancelled" for r in named)
     assert len(named) == (0 if poison == "unknown-upload-id" else 1)
-    TOTALS.add_faults({f"journal:{poison}": 1})
+    rig.totals.add_faults({f"journal:{poison}": 1})
 
 
 def test_a_journal_for_a_changed_file_is_refused_clearly(rig: Rig) -> None:
@@ -358,7 +357,7 @@ def test_a_journal_for_a_changed_file_is_refused_clearly(rig: Rig) -> None:
     path.write_bytes(os.urandom(MULTI_SIZE))
     with pytest.raises(JournalError, match="refusing to resume") as caught:
         rig.upload([path], journal=journal)
-    SEEN.error(caught.value)
+    rig.seen.error(caught.value)
     assert upload_id in str(caught.value) and key in str(caught.value)  # what to cancel
     with lilt.ApiClient(rig.api_config()) as client:  # the documented way out
         lilt.UploadsApi(client).cancel_multipart_upload(upload_id, key)
@@ -386,7 +385,7 @@ def test_a_failed_batch_names_every_object_it_stored(rig: Rig) -> None:
         assert result.path is not None
         assert rig.emu.read_object(result.key) == Path(result.path).read_bytes()
     assert rig.emu.list_multipart_uploads() == []
-    TOTALS.uploads += len(error.results)
+    rig.totals.uploads += len(error.results)
 
 
 def test_a_wrong_key_is_recognisable_on_the_transfer_error(rig: Rig) -> None:
@@ -394,12 +393,12 @@ def test_a_wrong_key_is_recognisable_on_the_transfer_error(rig: Rig) -> None:
 
     path = rig.make_file("wrong-key.bin", 1000, seed=40)
     wrong = "wrong-" + rig.emu.api_key[::-1]
-    SEEN.secret(wrong)
+    rig.seen.secret(wrong)
     configuration = lilt.Configuration(host=rig.api_proxy.url, username=wrong, password=wrong)
     with lilt.ApiClient(configuration) as client, pytest.raises(TransferError) as caught:
         lilt.upload_file(path, client=client, config=rig.transfer_config())
     error = caught.value
-    SEEN.error(error)
+    rig.seen.error(error)
     assert isinstance(error.api_error, lilt.exceptions.UnauthorizedException)
     assert error.status == 401 and error.message
     copy = pickle.loads(pickle.dumps(error))
@@ -466,4 +465,4 @@ def test_a_single_put_in_flight_when_the_batch_fails(rig: Rig, answer_after: flo
         assert error.results == () and error.unconfirmed == (stored.key,)
         assert stored.key in str(error)
     assert rig.emu.list_multipart_uploads() == []
-    TOTALS.uploads += 1
+    rig.totals.uploads += 1

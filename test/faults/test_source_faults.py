@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 import pytest
-from faults.helpers import SEEN, TOTALS
 from faults.rig import PART, MiB, Rig
 
 import lilt
@@ -102,7 +101,7 @@ def upload_changing(rig: Rig, path: Path, how: str, when: str, **changes: Any) -
         try:
             result = lilt.upload_file(path, client=api, config=config)  # type: ignore[arg-type]
         except TransferError as exc:
-            SEEN.error(exc)
+            rig.seen.error(exc)
             error = exc
     assert time.monotonic() - started < HANG_GUARD
     assert changed.is_set(), "the change never happened"
@@ -112,22 +111,22 @@ def upload_changing(rig: Rig, path: Path, how: str, when: str, **changes: Any) -
 def check_outcome(rig: Rig, result: Optional[lilt.UploadResult], error: Optional[TransferError],
                   versions: list[bytes], label: str) -> str:
     """One real version stored and reported, or SourceChangedError and nothing stored."""
-    TOTALS.add_faults({f"source:{label}": 1})
+    rig.totals.add_faults({f"source:{label}": 1})
     digests = [hashlib.sha256(v).hexdigest() for v in versions]
     if result is not None:
         stored = rig.emu.read_object(result.key)
         ok = hashlib.sha256(stored).hexdigest() in digests and result.size == len(stored)
-        TOTALS.losses += 0 if ok else 1
+        rig.totals.losses += 0 if ok else 1
         assert ok, f"{label}: stored {len(stored)} bytes matching no version of the file"
-        TOTALS.uploads += 1
-        TOTALS.bytes_verified += len(stored)
+        rig.totals.uploads += 1
+        rig.totals.bytes_verified += len(stored)
         assert [o.key for o in rig.emu.list_objects()] == [result.key]
         outcome = "stored"
     else:
         assert error is not None
         assert isinstance(error.__cause__, SourceChangedError), repr(error.__cause__)
         stored_keys = [o.key for o in rig.emu.list_objects()]
-        TOTALS.losses += 1 if stored_keys else 0
+        rig.totals.losses += 1 if stored_keys else 0
         assert stored_keys == [], f"{label}: something stored after a failure: {stored_keys}"
         assert error.results == ()
         outcome = "refused"
@@ -191,7 +190,7 @@ def test_truncation_during_sendfile_fails_at_once(rig: Rig) -> None:
     assert isinstance(error.__cause__, SourceChangedError)
     assert "shrank" in str(error)
     assert rig.emu.list_objects() == []
-    TOTALS.add_faults({"source:truncate-in-sendfile": 1})
+    rig.totals.add_faults({"source:truncate-in-sendfile": 1})
 
 
 # -- sources that are not plain files ------------------------------------------------------
@@ -219,9 +218,9 @@ def test_non_blocking_pipe_is_read_to_its_end(rig: Rig) -> None:
         thread.join(30)
     assert rig.emu.read_object(result.key) == data and result.size == len(data)
     assert rig.emu.list_multipart_uploads() == []
-    TOTALS.add_faults({"source:non-blocking-stream": 1})
-    TOTALS.uploads += 1
-    TOTALS.bytes_verified += len(data)
+    rig.totals.add_faults({"source:non-blocking-stream": 1})
+    rig.totals.uploads += 1
+    rig.totals.bytes_verified += len(data)
 
 
 def test_pseudo_file_is_never_stored_empty(rig: Rig) -> None:
@@ -235,8 +234,8 @@ def test_pseudo_file_is_never_stored_empty(rig: Rig) -> None:
         with open(proc, "rb") as handle:
             result = lilt.upload_fileobj(handle, "cmdline", client=client)
     assert rig.emu.read_object(result.key) == proc.read_bytes() != b""
-    TOTALS.add_faults({"source:pseudo-file": 1})
-    TOTALS.uploads += 1
+    rig.totals.add_faults({"source:pseudo-file": 1})
+    rig.totals.uploads += 1
 
 
 # -- names ---------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-from faults.helpers import SEEN, TOTALS
+from faults.helpers import Ledger
 from faults.rig import PART, MiB, Rig
 
 import lilt
@@ -224,7 +224,7 @@ def test_a_post_whose_answer_is_lost_leaves_nothing_half_done(
         rig.upload([path])
         stored_ok = True
     except TransferError as error:
-        SEEN.error(error)
+        rig.seen.error(error)
         stored_ok = False
         pending = rig.emu.list_multipart_uploads()
         objects = rig.emu.list_objects()
@@ -247,9 +247,9 @@ def test_a_post_whose_answer_is_lost_leaves_nothing_half_done(
 
 @pytest.mark.parametrize("kind", ["single", "multipart"])
 def test_a_url_that_expires_between_signing_and_use_is_signed_again(
-    s3: Any, tmp_path: Path, kind: str
+    s3: Any, tmp_path: Path, suite_ledger: Ledger, kind: str
 ) -> None:
-    rig = Rig(s3, tmp_path, "basic", url_lifetime=2)
+    rig = Rig(s3, tmp_path, "basic", suite_ledger, url_lifetime=2)
     try:
         path = one_file(rig, kind)
         # held 3.5 s on the way to storage: the 2 s signature has expired on arrival
@@ -361,9 +361,9 @@ def kill_and_resume(rig: Rig, seed: int) -> bool:
     twice = [n for n, count in sent.items() if count > 1]
     assert len(twice) <= CONCURRENCY, sent
     assert set(sent) == {str(n) for n in range(1, PARTS + 1)}
-    TOTALS.note("kill -9 runs")
-    TOTALS.note("kill -9 landed mid-upload", int(killed))
-    TOTALS.note("parts sent twice after kill -9", len(twice))
+    rig.totals.note("kill -9 runs")
+    rig.totals.note("kill -9 landed mid-upload", int(killed))
+    rig.totals.note("parts sent twice after kill -9", len(twice))
     return killed
 
 
