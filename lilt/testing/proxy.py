@@ -208,7 +208,8 @@ class Fault:
         headers: Union[Mapping[str, str], Sequence[tuple[str, str]]] = (),
         reason: str = "",
     ) -> Fault:
-        """Answer ``status`` instead of forwarding; the request body is read and discarded."""
+        """Answer ``status`` (200 to 599) instead of forwarding; the request body is read
+        and discarded. ``Content-Length`` is added unless ``headers`` has one."""
         items = tuple(headers.items()) if isinstance(headers, Mapping) else tuple(headers)
         payload = body.encode() if isinstance(body, str) else bytes(body)
         return cls(FaultKind.HTTP_ERROR, status=status, reason=reason, headers=items, body=payload)
@@ -242,7 +243,8 @@ class RequestRecord:
     ``fault`` is the fault chosen for it (it may not have happened: see
     :attr:`FaultProxy.counts` for the ones that did), ``status`` the status
     of the response the client was sent (None: no response head reached it),
-    ``body_bytes`` how many request body bytes went upstream.
+    ``body_bytes`` how many bytes of the request body's content went upstream,
+    ``connection`` which client connection it came on (numbered from 1).
     """
 
     index: int

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -399,3 +401,11 @@ def test_stop_while_connections_keep_arriving(upstream: Upstream) -> None:
             done.set()
             client.join(timeout=10)
         assert proxy.errors == []
+
+
+def test_without_h11_the_import_says_which_extra_to_install() -> None:
+    blocked = "import sys; sys.modules['h11'] = None; import lilt.testing.proxy"
+    result = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode != 0
+    assert "lilt.testing.proxy needs h11: pip install 'lilt[emulator]'" in result.stderr
