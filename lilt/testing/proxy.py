@@ -754,15 +754,9 @@ class FaultProxy:
                 link.to_server(event)
                 raise _Stop(kind.value)
             link.to_server(event)
-            outlet = _Outlet(self, fault if kind in _REQUEST_SIDE else None,
-                             lambda data: link.to_server(h11.Data(data=data)))
+            outlet = _Outlet(self, fault if kind in _REQUEST_SIDE else None, link.to_server)
             try:
-                while not isinstance(event, h11.EndOfMessage):
-                    event = link.receive(link.client_side, link.client)
-                    if isinstance(event, h11.Data):
-                        outlet.send(event.data)
-                    else:
-                        link.to_server(event)
+                outlet.forward(lambda: link.receive(link.client_side, link.client))
             finally:
                 record.body_bytes = outlet.sent
             link.next_exchange()
@@ -800,8 +794,9 @@ class FaultProxy:
     def _forward_response(self, link: _Link) -> bool:
         """Forward one response, acting out its response-side fault; False when the
         connection is over."""
-        assert link.upstream is not None
-        event = link.receive(link.server_side, link.upstream)
+        upstream = link.upstream
+        assert upstream is not None
+        event = link.receive(link.server_side, upstream)
         if isinstance(event, h11.ConnectionClosed):
             return False  # upstream closed: close the client too, as the server did
         if isinstance(event, h11.InformationalResponse):
@@ -823,15 +818,8 @@ class FaultProxy:
         link.to_client(event)
         if record is not None:
             record.status = event.status_code
-        outlet = _Outlet(self, fault if kind in _RESPONSE_SIDE else None,
-                         lambda data: link.to_client(h11.Data(data=data)))
-        body: h11.Event = event
-        while not isinstance(body, h11.EndOfMessage):
-            body = link.receive(link.server_side, link.upstream)
-            if isinstance(body, h11.Data):
-                outlet.send(body.data)
-            else:
-                link.to_client(body)
+        outlet = _Outlet(self, fault if kind in _RESPONSE_SIDE else None, link.to_client)
+        outlet.forward(lambda: link.receive(link.server_side, upstream))
         return link.next_exchange()
 
 
@@ -842,10 +830,10 @@ _RESPONSE_SIDE = frozenset(
 
 
 class _Outlet:
-    """Writes one message body, acting out a fault once ``fault.after`` bytes of it are out."""
+    """Forwards one message body, acting out a fault once ``fault.after`` bytes of it are out."""
 
     def __init__(
-        self, proxy: FaultProxy, fault: Optional[Fault], write: Callable[[bytes], None]
+        self, proxy: FaultProxy, fault: Optional[Fault], write: Callable[[h11.Event], None]
     ) -> None:
         self.proxy = proxy
         self.write = write
@@ -853,6 +841,17 @@ class _Outlet:
         self.sent = 0
         self.drip: Optional[Fault] = None
         self.drip_until = 0.0
+
+    def forward(self, receive: Callable[[], h11.Event]) -> None:
+        """Forward the body events ``receive`` gives, through its end."""
+        while True:
+            event = receive()
+            if isinstance(event, h11.Data):
+                self.send(event.data)
+                continue
+            self.write(event)
+            if isinstance(event, h11.EndOfMessage):
+                return
 
     def send(self, data: bytes) -> None:
         while data:
@@ -865,7 +864,7 @@ class _Outlet:
             if drip is not None:
                 size = min(size, drip.chunk)
             piece, data = (data, b"") if size == len(data) else (data[:size], data[size:])
-            self.write(piece)
+            self.write(h11.Data(data=piece))
             self.sent += size
             if drip is not None:
                 self.proxy._wait(drip.interval)
