@@ -53,7 +53,7 @@ _LAZY = {
     "UploadResult": "lilt.transfer",
 }
 
-__all__ = ["__version__", *_LAZY]
+__all__ = list(_LAZY)
 
 #: submodules that a bare ``import lilt`` makes reachable, as the generated
 #: package did by importing them eagerly (``lilt.models.InitiateUploadBody``)

@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from enum import Enum
 from functools import cache, lru_cache
-from typing import Any, ClassVar, Optional, Union
+from typing import Any, ClassVar, Dict, Optional, Union
 from urllib.parse import quote
 
 from dateutil.parser import parse
@@ -255,8 +255,8 @@ class ApiClient:
     def response_deserialize(
         self,
         response_data: rest.RESTResponse,
-        response_types_map: Optional[Mapping[str, Any]] = None,
-    ) -> ApiResponse[Any]:
+        response_types_map: Optional[Dict[str, ApiResponseT]] = None,
+    ) -> ApiResponse[ApiResponseT]:
         """Deserializes a read response into an ``ApiResponse``; raises for non-2xx.
 
         ``response_types_map`` maps a status (``"200"``) or range (``"2XX"``)
