@@ -82,11 +82,16 @@ class LiltModel(BaseModel):
 
 
 def _reader(annotation: Any) -> Callable[[Any], Any]:
-    """How ``from_dict`` reads a field: nested models (alone or in a list) by their from_dict."""
+    """How ``from_dict`` reads a field: nested models (alone or in a list) by their from_dict.
+
+    A value of the wrong shape (``"parts": false``) is passed on as it is, so
+    pydantic rejects it with a ValidationError (the generated code iterated
+    it and raised TypeError).
+    """
     args = get_args(annotation)
     if get_origin(annotation) is list and args and _is_model(args[0]):
         item = args[0].from_dict
-        return lambda v: None if v is None else [item(x) for x in v]
+        return lambda v: [item(x) for x in v] if isinstance(v, list) else v
     nested = next((a for a in (annotation, *args) if _is_model(a)), None)
     if nested is not None:
         return lambda v: None if v is None else nested.from_dict(v)

@@ -242,6 +242,8 @@ def _class_facts(path: str, cls: type) -> Facts:
         raw = inspect.getattr_static(cls, name)
         if base_model is not None and _inherited_from(cls, name, base_model):
             continue
+        if _defined_by_builtins(cls, name):  # Exception.add_note, AttributeError.obj, ...
+            continue
         if name == "__init__" and raw is object.__init__:
             continue
         facts[f"{prefix} member {name}"] = _member(cls, name, raw)
@@ -264,6 +266,12 @@ def _inherited_from(cls: type, name: str, base: type) -> bool:
         if name in vars(klass):
             return klass is base or klass.__module__.startswith(("pydantic.", "typing"))
     return True
+
+
+def _defined_by_builtins(cls: type, name: str) -> bool:
+    """True for members that come from a built-in class (they vary with the Python)."""
+    owner = next((klass for klass in cls.__mro__ if name in vars(klass)), None)
+    return owner is not None and owner.__module__ == "builtins"
 
 
 def _member(cls: type, name: str, raw: Any) -> str:
@@ -401,11 +409,19 @@ def _metadata(m: Any) -> str:
 # -- models -----------------------------------------------------------------------
 
 
+#: the model settings compared (newer pydantic versions add derived keys of their own)
+_CONFIG_KEYS = ("populate_by_name", "validate_assignment", "protected_namespaces", "extra",
+                "strict", "frozen", "arbitrary_types_allowed", "use_enum_values")
+
+
 def _model_facts(cls: Any) -> Facts:
     prefix = f"model {cls.__name__}"
     facts: Facts = {
-        f"{prefix} doc": repr(cls.__doc__),
-        f"{prefix} config": repr(sorted(dict(cls.model_config).items())),
+        # cleaned: Python 3.13 strips docstring indentation when it compiles
+        f"{prefix} doc": repr(inspect.cleandoc(cls.__doc__ or "")),
+        f"{prefix} config": repr(
+            {key: cls.model_config.get(key) for key in _CONFIG_KEYS}
+        ),
         f"{prefix} properties": repr(
             getattr(cls, f"_{cls.__name__}__properties", "<absent>")
         ),
