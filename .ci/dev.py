@@ -60,8 +60,8 @@ def _say(message: str) -> None:
     print(f"[dev] {message}", file=sys.stderr, flush=True)
 
 
-def _run(*argv: str | os.PathLike[str], **kwargs: object) -> None:
-    subprocess.run([str(a) for a in argv], check=True, cwd=ROOT, **kwargs)
+def _run(*argv: str | os.PathLike[str]) -> None:
+    subprocess.run([str(a) for a in argv], check=True, cwd=ROOT)
 
 
 def _fingerprint(*extra: str) -> str:
@@ -181,7 +181,7 @@ def _check_contents(wheel: Path, sdist: Path) -> None:
     problems += [f"missing from the sdist ({top}): {n}" for n in sorted(wanted - in_sdist)]
     if problems:
         raise SystemExit("[dev] package contents:\n  " + "\n  ".join(problems))
-    _say(f"package contents: {len(sources)} files of lilt/ in the wheel and the sdist, LICENSE included")
+    _say(f"package contents: the {len(sources)} files of lilt/ in the wheel and the sdist")
 
 
 # -- one Python's job -----------------------------------------------------------------
@@ -327,7 +327,7 @@ def ci(pytest_args: list[str]) -> int:
         background.start()
 
         _say("mypy --strict, Python 3.10 (the emulator's lowest) and .venv's libraries")
-        mypy = subprocess.run([str(BIN / "mypy"), "--strict", "lilt", "test/typing"], cwd=ROOT)
+        mypy_code, mypy_tail = _tee([str(BIN / "mypy"), "--strict", "lilt", "test/typing"])
         _say(f"pytest: the whole suite on Python {_full_version(Path(sys.executable))}")
         suite_started = time.monotonic()
         env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
@@ -338,14 +338,14 @@ def ci(pytest_args: list[str]) -> int:
         shutil.rmtree(work, ignore_errors=True)
 
     this = _full_version(Path(sys.executable))
-    results.insert(0, Result(this, "mypy --python-version 3.10", mypy.returncode == 0,
-                             "see above", 0.0))
+    results.insert(0, Result(this, "mypy --python-version 3.10", mypy_code == 0,
+                             mypy_tail.strip().splitlines()[-1], 0.0, mypy_tail))
     results.insert(0, Result(this, "whole suite, .venv (editable)", suite_code == 0,
                              _closing_line(suite_tail), suite_seconds))
     return _report(results, time.monotonic() - began)
 
 
-def _tee(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
+def _tee(argv: list[str], env: Optional[dict[str, str]] = None) -> tuple[int, str]:
     """Run ``argv``, passing its output through as it comes; return its code and last lines."""
     tail: list[str] = []
     with subprocess.Popen(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import inspect
 import json
+from pathlib import Path
 from typing import Any
 
 import pydantic
@@ -162,3 +163,17 @@ def test_from_dict_passes_missing_required_keys_as_none() -> None:
     with pytest.raises(pydantic.ValidationError) as nested:
         models.CompleteMultipartUploadBody.from_dict({"parts": ["x"]})
     assert nested.value.title == "CompleteMultipartUploadBodyPartsInner"
+
+
+@pytest.mark.parametrize("model", ALL_MODELS, ids=lambda m: m.__name__)
+def test_reference_pages_show_the_field_descriptions(model: type[LiltModel]) -> None:
+    """docs/<Model>.md: one row per field, its description first (what tools read)."""
+    page = (Path(__file__).parents[2] / "docs" / f"{model.__name__}.md").read_text()
+    rows = {
+        cells[1].strip("` "): cells[-2].strip()
+        for cells in (line.split("|") for line in page.splitlines() if line.startswith("| `"))
+    }
+    assert set(rows) == set(model.model_fields)
+    for name, field in model.model_fields.items():
+        if field.description:
+            assert rows[name].startswith(field.description.rstrip(".")), name
