@@ -48,6 +48,7 @@ _LAZY = {
     "upload_file": "lilt.transfer",
     "upload_files": "lilt.transfer",
     "upload_fileobj": "lilt.transfer",
+    "upload_folder": "lilt.transfer",
     "Uploader": "lilt.transfer",
     "TransferConfig": "lilt.transfer",
     "UploadResult": "lilt.transfer",
@@ -123,3 +124,4 @@ if _typing.TYPE_CHECKING:
     from lilt.transfer import upload_file as upload_file
     from lilt.transfer import upload_fileobj as upload_fileobj
     from lilt.transfer import upload_files as upload_files
+    from lilt.transfer import upload_folder as upload_folder

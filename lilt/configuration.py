@@ -270,7 +270,9 @@ class Configuration:
         self.assert_hostname: Optional[bool] = None
         self.tls_server_name: Optional[str] = None
 
-        self.connection_pool_maxsize = max(10, multiprocessing.cpu_count() * 5)
+        # 32 at least: a client shared by 16 threads (or an uploader's workers)
+        # must not see "Connection pool is full" and throw connections away.
+        self.connection_pool_maxsize = max(32, multiprocessing.cpu_count() * 5)
         #: wait for a free pooled connection instead of opening throwaway ones
         self.connection_pool_block = False
         self.proxy: Optional[str] = None

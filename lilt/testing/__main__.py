@@ -20,9 +20,9 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m lilt.testing") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m lilt.testing",
+        prog=prog,
         description="Run a local LILT uploads API (the emulator) on a real S3 server. "
                     "By default it starts a private SeaweedFS; pass --s3-endpoint and keys to "
                     "use an S3 server you run. Binds 127.0.0.1 only. Stop with Ctrl-C.",
@@ -54,9 +54,12 @@ def _raise_stop(signum: int, _frame: Optional[FrameType]) -> None:
     raise _Stop(signum)
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    """Run the emulator until interrupted; return the exit code (0 after a clean stop)."""
-    parser = build_parser()
+def main(argv: Optional[list[str]] = None, *, prog: str = "python -m lilt.testing") -> int:
+    """Run the emulator until interrupted; return the exit code (0 after a clean stop).
+
+    ``prog`` is the name its help and errors give it (``lilt emulator`` from the command).
+    """
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
     if args.s3_endpoint and not (args.s3_access_key and args.s3_secret_key):
         parser.error("--s3-endpoint needs --s3-access-key and --s3-secret-key")
@@ -78,7 +81,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     except (KeyboardInterrupt, _Stop):
         pass
     except StorageStartError as exc:
-        print(f"lilt emulator: {exc}", file=sys.stderr)
+        print(f"{prog}: {exc}", file=sys.stderr)
         return 1
     finally:
         if in_main_thread:

@@ -29,6 +29,7 @@ import hmac
 import http
 import json
 import logging
+import os
 import threading
 from collections.abc import Iterable
 from typing import Any, Callable, Optional
@@ -146,6 +147,8 @@ class EmulatorApp:
             logger.exception("emulator error on %s %s", request.method, request.path)
             response = _json(500, {"message": "internal error in the LILT emulator "
                                               "(logged by the 'lilt.testing' logger)"})
+        # Like a real API, every answer names its request, for error reports and support.
+        response.headers["X-Request-Id"] = "req_" + os.urandom(12).hex()
         self.backend.requests.append(ApiRequest(
             method=request.method,
             path=request.path,
@@ -269,7 +272,15 @@ class EmulatorApp:
             return {"success": True, "location": location}
         if record.status is UploadStatus.CANCELLED:
             raise ApiError(404, f"multipart upload {upload_id!r} was cancelled")
-        self.backend.bucket.complete_multipart(key, upload_id, parts)
+        try:
+            self.backend.bucket.complete_multipart(key, upload_id, parts)
+        except S3Error as exc:
+            # SeaweedFS says NoSuchUpload for a live upload that has no part yet; S3
+            # (and so LILT) says InvalidPart: the parts named were never uploaded.
+            if exc.code != "NoSuchUpload" or not self.backend.bucket.has_multipart(key, upload_id):
+                raise
+            raise S3Error(400, "InvalidPart", "One or more of the specified parts could not be "
+                                              "found; none has been uploaded yet.") from None
         self.backend.records.set_status(record.id, UploadStatus.UPLOADED)
         return {"success": True, "location": location}
 

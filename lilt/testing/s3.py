@@ -201,6 +201,14 @@ class Bucket:
                                                item.get("Initiated")))
         return found
 
+    def has_multipart(self, key: str, upload_id: str) -> bool:
+        """Whether storage still has the multipart upload ``upload_id`` of ``key``."""
+        with _s3_errors():
+            pages = self._client.get_paginator("list_multipart_uploads").paginate(
+                Bucket=self.name, Prefix=key)
+            return any(item.get("UploadId") == upload_id
+                       for page in pages for item in page.get("Uploads", []))
+
     def create_multipart(self, key: str, content_type: str) -> str:
         """Start a multipart upload; return its upload id."""
         with _s3_errors():

@@ -15,8 +15,9 @@ Modules, one job each: :mod:`~lilt.transfer.config` (options),
 :mod:`~lilt.transfer.plan` (part layout, pure), :mod:`~lilt.transfer.source`
 (reading files and streams), :mod:`~lilt.transfer.storage` (PUTs with
 retries), :mod:`~lilt.transfer.engine` (scheduling, clean-up),
-:mod:`~lilt.transfer.journal` (resume), :mod:`~lilt.transfer.progress` and
-:mod:`~lilt.transfer.results`. The guide is ``docs/uploads.md``.
+:mod:`~lilt.transfer.journal` (resume), :mod:`~lilt.transfer.state` (where the
+command keeps journals), :mod:`~lilt.transfer.walk` (folders),
+:mod:`~lilt.transfer.progress` and :mod:`~lilt.transfer.results`. The guide is ``docs/uploads.md``.
 """
 
 from __future__ import annotations
@@ -30,11 +31,19 @@ from lilt.transfer.progress import ProgressCallback, ProgressEvent, TextProgress
 from lilt.transfer.results import Checksums, UploadedPart, UploadResult
 from lilt.transfer.source import SourceChangedError
 from lilt.transfer.storage import StorageError
-from lilt.transfer.uploader import Uploader, upload_file, upload_fileobj, upload_files
+from lilt.transfer.uploader import (
+    Uploader,
+    upload_file,
+    upload_fileobj,
+    upload_files,
+    upload_folder,
+)
+from lilt.transfer.walk import LocalFile, SkippedPath
 
 __all__ = [
     "Checksums",
     "JournalError",
+    "LocalFile",
     "PartSpec",
     "Plan",
     "PlanError",
@@ -43,6 +52,7 @@ __all__ = [
     "ProgressEvent",
     "RetryPolicy",
     "SerialExecutor",
+    "SkippedPath",
     "SourceChangedError",
     "StorageError",
     "TextProgress",
@@ -54,4 +64,5 @@ __all__ = [
     "upload_file",
     "upload_fileobj",
     "upload_files",
+    "upload_folder",
 ]

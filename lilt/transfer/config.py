@@ -66,7 +66,10 @@ class TransferConfig:
         max_resigns: how often one part may be re-signed after storage rejects
             its URL as expired or invalid (403). Re-signing does not spend the
             retry budget, so it needs its own bound.
-        storage_timeout: (connect, read) seconds for each storage request.
+        storage_timeout: (connect, read) seconds for each storage request, or
+            one number for both. Never a total: a large part may rightly take
+            minutes, so the number bounds each wait for the server, as ``read``
+            does.
     """
 
     multipart_threshold: int = 16 * MiB
@@ -78,7 +81,7 @@ class TransferConfig:
     progress: Optional[ProgressCallback] = None
     checksum: bool = True
     max_resigns: int = 3
-    storage_timeout: tuple[float, float] = (10.0, 120.0)
+    storage_timeout: Union[float, tuple[float, float]] = (10.0, 120.0)
 
     def __post_init__(self) -> None:
         _require_int("multipart_threshold", self.multipart_threshold)
@@ -111,7 +114,10 @@ class TransferConfig:
             raise ValueError("progress must be a callable taking a ProgressEvent, or None")
         if self.journal is not None and not isinstance(self.journal, (str, os.PathLike)):
             raise ValueError(f"journal must be a path or None, got {type(self.journal).__name__}")
-        connect, read = self.storage_timeout
+        timeout = self.storage_timeout
+        if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
+            object.__setattr__(self, "storage_timeout", (float(timeout), float(timeout)))
+        connect, read = self.storage_timeout  # type: ignore[misc]
         if connect <= 0 or read <= 0:
             raise ValueError(f"storage_timeout values must be positive, got {self.storage_timeout}")
 

@@ -92,6 +92,11 @@ class Journal:
         """The latest record for ``path`` (made absolute), or None."""
         return self._records.get(_canonical(path))
 
+    def records(self) -> list[JournalRecord]:
+        """Every file's latest record (for listing and cleaning up what the journal keeps)."""
+        with self._lock:
+            return list(self._records.values())
+
     def resumable(self, path: str, identity: FileIdentity) -> Optional[JournalRecord]:
         """The record to continue from for this file, or None to start afresh.
 
@@ -153,6 +158,10 @@ class Journal:
                 target.parts[number] = UploadedPart(number, event["etag"])
                 if event.get("md5"):
                     target.md5s[number] = event["md5"]
+        elif kind == "discard":  # the upload was cancelled: forget it, start afresh next time
+            dropped = self._records.get(event.get("path", ""))
+            if dropped is not None and dropped.upload_id == event.get("upload_id"):
+                del self._records[dropped.path]
         elif kind == "complete":
             upload_id = event.get("upload_id")
             if upload_id:
@@ -239,6 +248,10 @@ class Journal:
                 "md5": md5_hex,
             }
         )
+
+    def discard(self, record: JournalRecord) -> None:
+        """Forget ``record`` (its upload was cancelled): the file starts afresh next time."""
+        self._append({"event": "discard", "path": record.path, "upload_id": record.upload_id})
 
     def _append(self, event: dict[str, Any]) -> None:
         line = (json.dumps(event, separators=(",", ":")) + "\n").encode("utf-8")

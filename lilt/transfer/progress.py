@@ -12,10 +12,17 @@ Semantics (the contract every callback can rely on):
   threads, so it should be quick; it must not call back into the uploader.
 * A file gets exactly one event with ``done=True``, after storage acknowledged
   the whole file (for multipart uploads, after the complete call).
+* ``stored_bytes`` counts only what storage acknowledged (whole parts and
+  files), so a rate computed from it is the rate storage is really taking
+  data, not how fast the socket buffers filled; ``resumed_bytes`` is the part
+  of the counts an earlier run stored (a resumed upload), to leave out of
+  any rate.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 import threading
 import time
@@ -23,7 +30,15 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import IO, Any, Callable, Optional
 
-__all__ = ["ProgressCallback", "ProgressEvent", "ProgressTracker", "TextProgress", "TqdmProgress"]
+__all__ = [
+    "ProgressCallback",
+    "ProgressEvent",
+    "ProgressTracker",
+    "TerminalProgress",
+    "TextProgress",
+    "TqdmProgress",
+    "format_size",
+]
 
 
 @dataclass(frozen=True)
@@ -38,6 +53,9 @@ class ProgressEvent:
         total_bytes: bytes of every file in the call sent so far.
         total_size: the sum of all sizes, or None when any size is unknown.
         done: True once, when the file has been stored completely.
+        stored_bytes: bytes of every file storage has acknowledged (resumed included).
+        resumed_bytes: bytes stored by an earlier run (taken from a journal).
+        files_done: files stored so far, of ``file_count`` in the call.
     """
 
     name: str
@@ -46,6 +64,10 @@ class ProgressEvent:
     total_bytes: int
     total_size: Optional[int]
     done: bool = False
+    stored_bytes: int = 0
+    resumed_bytes: int = 0
+    files_done: int = 0
+    file_count: int = 0
 
 
 ProgressCallback = Callable[[ProgressEvent], None]
@@ -73,6 +95,9 @@ class ProgressTracker:
         self._inflight: dict[tuple[Hashable, int], int] = {}
         self._total = 0
         self._total_size: Optional[int] = 0
+        self._stored = 0
+        self._resumed = 0
+        self._files_done = 0
 
     @property
     def total_bytes(self) -> int:
@@ -90,7 +115,10 @@ class ProgressTracker:
             else:
                 self._total_size += size
         if already:
-            self._grow(file_id, already)
+            with self._lock:
+                self._stored += already
+                self._resumed += already
+                self._grow_locked(file_id, already)
 
     def set_size(self, file_id: Hashable, size: int) -> None:
         """Fix a stream's size once its end is reached (the total then becomes known if all are)."""
@@ -115,8 +143,11 @@ class ProgressTracker:
         key = (file_id, part)
         with self._lock:
             best = self._inflight.pop(key, 0)
+            self._stored += length
             if length > best:
                 self._grow_locked(file_id, length - best)
+            elif self._callback is not None:  # the count stands; what is stored moved
+                self._emit_locked(self._files[file_id], done=False)
 
     def file_done(self, file_id: Hashable) -> None:
         with self._lock:
@@ -124,11 +155,8 @@ class ProgressTracker:
             if state.done:
                 return
             state.done = True
+            self._files_done += 1
             self._emit_locked(state, done=True)
-
-    def _grow(self, file_id: Hashable, delta: int) -> None:
-        with self._lock:
-            self._grow_locked(file_id, delta)
 
     def _grow_locked(self, file_id: Hashable, delta: int) -> None:
         state = self._files[file_id]
@@ -147,6 +175,10 @@ class ProgressTracker:
                     total_bytes=self._total,
                     total_size=self._total_size,
                     done=done,
+                    stored_bytes=self._stored,
+                    resumed_bytes=self._resumed,
+                    files_done=self._files_done,
+                    file_count=len(self._files),
                 )
             )
 
@@ -263,3 +295,197 @@ def _mib(n: int) -> str:
 
 def _short(name: str, limit: int = 40) -> str:
     return name if len(name) <= limit else "…" + name[-(limit - 1) :]
+
+
+class TerminalProgress:
+    """One status line on a terminal, redrawn in place: the ``lilt`` command's progress bar.
+
+    What it shows is meant to be true, not flattering:
+
+    * amounts in the units of the command's summary (``format_size``) and the
+      rate in MiB/s, always;
+    * the rate counts only bytes storage acknowledged in the last few seconds
+      (``stored_bytes``), so socket buffers filling up at the start do not
+      show as 600 MB/s on a 70 MiB/s link, and bytes an earlier run stored
+      (a resumed upload) are left out of it; until storage acknowledges
+      anything it shows ``--``;
+    * the line fits the terminal's width at every redraw: the file name is
+      shortened first, then the file count, the time left and the bar go.
+
+    :meth:`close` ends the line once; events arriving after it (work that
+    finishes while an interrupted upload is cleaned up) are not drawn, so the
+    bar is never drawn twice. Thread-safe.
+    """
+
+    def __init__(
+        self,
+        stream: Optional[IO[str]] = None,
+        *,
+        interval: float = 0.1,
+        window: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+        width: Optional[Callable[[], int]] = None,
+    ) -> None:
+        self._stream = stream if stream is not None else sys.stderr
+        self._interval = interval
+        self._window = window
+        self._clock = clock
+        self._width = width or self._terminal_width
+        self._lock = threading.Lock()
+        self._samples: list[tuple[float, int]] = []
+        self._event: Optional[ProgressEvent] = None
+        self._drawn_at: Optional[float] = None
+        self._on_screen = False
+        self._closed = False
+
+    def __call__(self, event: ProgressEvent) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            now = self._clock()
+            self._event = event
+            new = event.stored_bytes - event.resumed_bytes
+            if not self._samples or new != self._samples[-1][1]:
+                self._samples.append((now, new))
+            while len(self._samples) > 2 and self._samples[1][0] <= now - self._window:
+                del self._samples[0]
+            finished = event.total_size is not None and event.stored_bytes >= event.total_size
+            if finished or self._drawn_at is None or now - self._drawn_at >= self._interval:
+                self._draw(now)
+
+    def rate(self) -> Optional[float]:
+        """Bytes per second storage acknowledged over the last ``window`` seconds, or None."""
+        with self._lock:
+            return self._rate(self._clock())
+
+    def clear(self) -> None:
+        """Erase the line (to print something else); the next event draws it again."""
+        with self._lock:
+            if self._on_screen and not self._closed:
+                self._stream.write("\r\x1b[K")
+                self._stream.flush()
+                self._on_screen = False
+                self._drawn_at = None
+
+    def close(self, *, interrupted: bool = False) -> None:
+        """End the line for good: drawn one last time unless ``interrupted``, then a newline."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self._event is not None and not interrupted:
+                self._draw(self._clock())
+            if self._on_screen:
+                self._stream.write("\n")
+                self._stream.flush()
+
+    def __enter__(self) -> TerminalProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- drawing (lock held) -------------------------------------------------------
+
+    def _rate(self, now: float) -> Optional[float]:
+        if len(self._samples) < 2 or self._samples[-1][1] <= 0:
+            return None
+        (start, first), (_, last) = self._samples[0], self._samples[-1]
+        elapsed = now - start
+        return (last - first) / elapsed if elapsed > 0 else None
+
+    def _draw(self, now: float) -> None:
+        event = self._event
+        assert event is not None
+        # Three columns spare: the terminal echoes Ctrl-C as "^C" after the line, and a
+        # full line would wrap there, so the next redraw would leave a second bar behind.
+        line = render_line(event, self._rate(now), max(20, self._width() - 3))
+        self._stream.write("\r" + line + "\x1b[K")
+        self._stream.flush()
+        self._on_screen = True
+        self._drawn_at = now
+
+    def _terminal_width(self) -> int:
+        try:
+            return os.get_terminal_size(self._stream.fileno()).columns
+        except (AttributeError, OSError, ValueError):
+            return shutil.get_terminal_size().columns
+
+
+def render_line(event: ProgressEvent, rate: Optional[float], width: int) -> str:
+    """The status line for ``event`` at ``rate`` bytes/s, at most ``width`` characters."""
+    total = event.total_size
+    unit = size_unit(total if total else event.total_bytes)
+    amount = (
+        f"{scaled(event.total_bytes, unit)}/{scaled(total, unit)} {unit}"
+        if total is not None
+        else f"{scaled(event.total_bytes, unit)} {unit}"
+    )
+    percent = f"{min(event.total_bytes / total, 1.0) * 100:3.0f}%" if total else "  -%"
+    speed = f"{rate / MiB:.1f} MiB/s" if rate is not None else "-- MiB/s"
+    eta = ""
+    if rate and total is not None and event.stored_bytes < total:
+        left = max(0, total - event.stored_bytes)
+        eta = f"{_clock_time(left / rate)} left"
+    files = f"{event.files_done}/{event.file_count} files" if event.file_count > 1 else ""
+    # Most useful first; what does not fit goes from the end: the file count, the time
+    # left, the speed. The bar and the name share what is left, the name shortened.
+    pieces = [part for part in (f"{percent} {amount}", speed, eta, files) if part]
+    while len(pieces) > 1 and len("  ".join(pieces)) > width:
+        pieces.pop()
+    line = "  ".join(pieces)
+    room = width - len(line)
+    bar_width = 0
+    if total and room >= 13:  # " [" + at least 10 + "]"
+        bar_width, room = 10, room - 13
+    name_width = min(len(event.name), room - 2) if room - 2 >= 8 else 0
+    if name_width:
+        room -= name_width + 2
+    if bar_width and total:
+        bar_width += min(20, room)
+        line = f"{percent} {_bar(event.total_bytes, total, bar_width)} " + line[len(percent) + 1:]
+    if name_width:
+        line += "  " + _shorten(event.name, name_width)
+    return line[:width]
+
+
+MiB = 1024 * 1024
+_UNITS = (("GiB", 1024**3), ("MiB", MiB), ("KiB", 1024), ("B", 1))
+
+
+def size_unit(size: Optional[int]) -> str:
+    """The unit ``format_size`` uses for ``size``: the largest that keeps it at least 1."""
+    for unit, factor in _UNITS:
+        if size is not None and size >= factor:
+            return unit
+    return "B"
+
+
+def scaled(size: Optional[int], unit: str) -> str:
+    """``size`` in ``unit`` with one decimal (bytes as a whole number)."""
+    if size is None:
+        return "?"
+    factor = dict(_UNITS)[unit]
+    return f"{size}" if factor == 1 else f"{size / factor:.1f}"
+
+
+def format_size(size: int) -> str:
+    """``12.0 MiB``, ``1.5 GiB``, ``512 B``: the one format of sizes in the command's output."""
+    unit = size_unit(size)
+    return f"{scaled(size, unit)} {unit}"
+
+
+def _bar(done: int, total: int, width: int) -> str:
+    filled = int(width * min(done / total, 1.0))
+    return "[" + "#" * filled + "·" * (width - filled) + "]"
+
+
+def _clock_time(seconds: float) -> str:
+    seconds = int(seconds + 0.5)
+    if seconds >= 3600:
+        return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def _shorten(name: str, room: int) -> str:
+    return name if len(name) <= room else "…" + name[-(room - 1):]

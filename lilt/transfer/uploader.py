@@ -10,12 +10,15 @@ upload left half-done on the server.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import mimetypes
 import os
 import random as _random
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
+from itertools import islice
 from typing import IO, TYPE_CHECKING, Any, Callable, Optional, Union
 
 import urllib3
@@ -24,17 +27,24 @@ from lilt.transfer._api import ApiOps, MultipartTarget, NewFile, UploadsApiLike
 from lilt.transfer.config import StrPath, TransferConfig
 from lilt.transfer.engine import FileJob, Job, StreamJob, Transfer
 from lilt.transfer.journal import Journal, JournalRecord
-from lilt.transfer.plan import plan_upload, stream_part_size
+from lilt.transfer.plan import PlanError, plan_upload, stream_part_size
+from lilt.transfer.progress import ProgressCallback, ProgressEvent
 from lilt.transfer.results import Checksums, UploadResult
-from lilt.transfer.source import FileSource, StreamSource
+from lilt.transfer.source import FileSource, StreamSource, file_identity
 from lilt.transfer.storage import StorageClient
+from lilt.transfer.walk import LocalFile, OnSkip, SkippedPath, walk
 
 if TYPE_CHECKING:
     from lilt.api_client import ApiClient
 
-__all__ = ["Uploader", "upload_file", "upload_fileobj", "upload_files"]
+__all__ = ["Uploader", "upload_file", "upload_fileobj", "upload_files", "upload_folder"]
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
+#: files of a folder are uploaded this many at a time (one engine run each), so
+#: what is held per file stays bounded however large the tree is
+WINDOW = 1000
+
+logger = logging.getLogger("lilt.transfer")
 
 Client = Union["ApiClient", UploadsApiLike, None]
 
@@ -66,6 +76,12 @@ class Uploader:
         self.config = config if config is not None else TransferConfig()
         if not isinstance(self.config, TransferConfig):
             raise TypeError(f"config must be a TransferConfig, got {type(self.config).__name__}")
+        self._own_client: Any = None
+        if client is None and _default_client() is None:
+            import lilt
+
+            # The environment as it is now: a second emulator, another key.
+            client = self._own_client = lilt.ApiClient(lilt.Configuration())
         self._api = ApiOps(
             _uploads_api(client),
             retry=self.config.retry,
@@ -78,7 +94,7 @@ class Uploader:
         self._clock = clock
         self.storage = StorageClient(
             retry=self.config.retry,
-            timeout=self.config.storage_timeout,
+            timeout=self.config.storage_timeout,  # type: ignore[arg-type]  # a pair by now
             http=http,
             maxsize=self.config.concurrency + 1,
             clock=clock,
@@ -134,6 +150,93 @@ class Uploader:
             ]
             return self._run(jobs, journal)
 
+    def upload_folder(
+        self,
+        folder: StrPath,
+        *,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        category: Optional[str] = None,
+        labels: Optional[Sequence[str]] = None,
+        on_skip: Optional[OnSkip] = None,
+    ) -> list[UploadResult]:
+        """Upload every file under ``folder``; see :func:`lilt.upload_folder`."""
+        skipped = on_skip if on_skip is not None else _log_skip
+        files = walk(folder, include=include, exclude=exclude, on_skip=skipped)
+        return list(
+            self.iter_upload(files, category=category, labels=labels, on_skip=skipped)
+        )
+
+    def iter_upload(
+        self,
+        files: Iterable[LocalFile],
+        *,
+        content_type: Optional[str] = None,
+        category: Optional[str] = None,
+        labels: Optional[Sequence[str]] = None,
+        on_skip: Optional[OnSkip] = None,
+        expected: Optional[tuple[int, int]] = None,
+        restart_changed: bool = False,
+    ) -> Iterator[UploadResult]:
+        """Upload ``files`` (read lazily, e.g. from :func:`~lilt.transfer.walk.walk`) and yield
+        each result, a window of files at a time.
+
+        At most :data:`WINDOW` files are held at once (each costs a few hundred
+        bytes while its window runs), so any number of files can stream through;
+        all of them share the worker pool, the storage connections and the
+        journal. Files are checked just before their window starts: with
+        ``on_skip``, one that cannot be read (gone, unreadable, too large) is
+        reported there and left out; without, the error is raised. ``expected``
+        is ``(files, bytes)`` when known in advance (a progress bar's totals).
+        With a journal and ``restart_changed``, a kept upload of a file that
+        has changed since is cancelled and the file starts afresh, instead of
+        :class:`~lilt.transfer.JournalError`.
+        """
+        progress = _WindowedProgress(self.config.progress, expected)
+        config = self.config
+        if config.progress is not None:
+            config = dataclasses.replace(config, progress=progress)
+        source = iter(files)
+        with self._journal() as journal:
+            upcoming = list(islice(source, WINDOW))
+            while upcoming:
+                # Read one window ahead: the progress total is final only in the last one.
+                window, upcoming = upcoming, list(islice(source, WINDOW))
+                jobs: list[Job] = []
+                for file in window:
+                    if journal is not None and restart_changed:
+                        self._restart_if_changed(journal, file.path)
+                    try:
+                        jobs.append(self._file_job(
+                            len(jobs), file.path, journal, filename=file.filename,
+                            content_type=content_type, category=category, labels=labels,
+                        ))
+                    except (OSError, PlanError) as exc:
+                        if on_skip is None:
+                            raise
+                        on_skip(SkippedPath(file.path, _describe(exc), error=True))
+                if jobs:
+                    progress.next_window(len(jobs), last=not upcoming)
+                    yield from self._run(jobs, journal, config)
+
+    def _restart_if_changed(self, journal: Journal, path: str) -> None:
+        record = journal.lookup(path)
+        if record is None or record.completed or record.upload_id is None:
+            return
+        try:
+            change = record.identity.describe_change(file_identity(path))
+        except OSError:
+            return  # reported when the file is checked
+        if change is None:
+            return
+        logger.warning("%s: %s since upload %s was kept; cancelling it and starting afresh",
+                       path, change, record.upload_id)
+        try:
+            self._api.cancel(MultipartTarget(record.upload_id, record.key))
+        except Exception as exc:  # already gone on the server is fine; the rest is logged
+            logger.warning("could not cancel upload %s: %s", record.upload_id, exc)
+        journal.discard(record)
+
     def upload_fileobj(
         self,
         fileobj: IO[bytes],
@@ -161,6 +264,8 @@ class Uploader:
             self._executor.shutdown(wait=True)
             self._executor = None
         self.storage.close()
+        if self._own_client is not None:
+            self._own_client.close()
 
     def __enter__(self) -> Uploader:
         return self
@@ -258,12 +363,17 @@ class Uploader:
 
     # --- running -------------------------------------------------------------
 
-    def _run(self, jobs: Sequence[Job], journal: Optional[Journal]) -> list[UploadResult]:
+    def _run(
+        self,
+        jobs: Sequence[Job],
+        journal: Optional[Journal],
+        config: Optional[TransferConfig] = None,
+    ) -> list[UploadResult]:
         transfer = Transfer(
             jobs,
             api=self._api,
             storage=self.storage,
-            config=self.config,
+            config=config if config is not None else self.config,
             executor=self._pool(),
             journal=journal,
             clock=self._clock,
@@ -346,6 +456,34 @@ def upload_files(
         return uploader.upload_files(paths, category=category, labels=labels)
 
 
+def upload_folder(
+    folder: StrPath,
+    *,
+    client: Client = None,
+    config: Optional[TransferConfig] = None,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    category: Optional[str] = None,
+    labels: Optional[Sequence[str]] = None,
+    on_skip: Optional[OnSkip] = None,
+) -> list[UploadResult]:
+    """Upload every file under ``folder`` (recursively), a window of files at a time.
+
+    Each file is sent with its path relative to the folder's parent as its
+    name (``photos/2024/a.jpg``). ``include``/``exclude`` are shell patterns;
+    symbolic links are followed without ever looping; hidden files are
+    included; empty folders upload nothing (the rules:
+    :mod:`lilt.transfer.walk`). Entries left out, and files that could not be
+    read, go to ``on_skip`` (default: a warning on the ``lilt.transfer``
+    logger). Results come in walk order and say which path became which key.
+    """
+    with Uploader(client, config) as uploader:
+        return uploader.upload_folder(
+            folder, include=include, exclude=exclude, category=category, labels=labels,
+            on_skip=on_skip,
+        )
+
+
 def upload_fileobj(
     fileobj: IO[bytes],
     filename: Optional[str] = None,
@@ -377,6 +515,13 @@ def upload_fileobj(
 
 
 # --- helpers ------------------------------------------------------------------------
+
+
+def _default_client() -> Any:
+    """The client set with ``ApiClient.set_default`` (or made by ``UploadsApi()``), if any."""
+    from lilt.api_client import ApiClient
+
+    return ApiClient._default
 
 
 def _uploads_api(client: Any) -> UploadsApiLike:
@@ -419,7 +564,7 @@ def _resume(job: FileJob, record: JournalRecord) -> None:
             checksums=Checksums(md5=record.md5s.get(1))
             if record.upload_id is None
             else Checksums(),
-            resumed_parts=len(record.parts),
+            resumed_parts=max(len(record.parts), 1),  # all of it: nothing left to send
         )
         return
     assert record.upload_id is not None
@@ -441,3 +586,65 @@ def _stream_name(fileobj: Any) -> str:
     if isinstance(name, str) and name:
         return os.path.basename(name)
     raise ValueError("upload_fileobj needs a filename for a stream without a name")
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc)
+
+
+def _log_skip(skipped: SkippedPath) -> None:
+    level = logging.WARNING if skipped.error else logging.INFO
+    logger.log(level, "skipped %s: %s", skipped.path, skipped.reason)
+
+
+class _WindowedProgress:
+    """One call's progress over many engine runs: counts carry on from window to window.
+
+    The total size is known from the start only when the caller counted it
+    (``expected``); otherwise it is None until the last window begins.
+    """
+
+    def __init__(
+        self, callback: Optional[ProgressCallback], expected: Optional[tuple[int, int]]
+    ) -> None:
+        self._callback = callback
+        self._expected = expected
+        self._base: Optional[ProgressEvent] = None
+        self._last: Optional[ProgressEvent] = None
+        self._files = 0
+        self._final = True
+
+    def next_window(self, files: int, *, last: bool) -> None:
+        if self._last is not None:
+            self._base = self._last
+        self._files += files
+        self._final = last
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if self._callback is None:
+            return
+        base = self._base
+        total_size = event.total_size
+        if base is not None:
+            event = dataclasses.replace(
+                event,
+                total_bytes=base.total_bytes + event.total_bytes,
+                stored_bytes=base.stored_bytes + event.stored_bytes,
+                resumed_bytes=base.resumed_bytes + event.resumed_bytes,
+                files_done=base.files_done + event.files_done,
+            )
+            if total_size is not None:
+                total_size = None if base.total_size is None else base.total_size + total_size
+        self._last = event = dataclasses.replace(
+            event, file_count=self._files, total_size=total_size
+        )
+        if self._expected is not None:
+            files, size = self._expected
+            event = dataclasses.replace(
+                event, file_count=max(files, self._files), total_size=max(size, event.total_bytes)
+            )
+        elif not self._final:
+            event = dataclasses.replace(event, total_size=None)
+        self._callback(event)
