@@ -16,8 +16,9 @@ changes. Only the standard library is used here, because nothing else exists yet
 1. ruff, and the sdist and wheel: built, checked (``twine check --strict``),
    and compared with the source tree, so a file missing from the wheel fails;
 2. in the background, on every CPython 3.9-3.13 that ``pyenv`` (or ``PATH``)
-   has, one after another: the unit, compat, docs and integration tiers against
-   the installed wheel, in ``.venv-py3.X`` (kept between runs, the wheel
+   has, one after another: the unit, compat, docs and integration tiers and the
+   uploader's tests that need no storage server (:data:`TIERS`), against the
+   installed wheel, in ``.venv-py3.X`` (kept between runs, the wheel
    reinstalled each time) or, for this Python, in a fresh virtual environment;
    on 3.9 also ``mypy`` for the lowest supported Python and the check that
    ``lilt[emulator]`` refuses to install there, saying it needs 3.10;
@@ -51,8 +52,14 @@ PIP = ("-m", "pip", "--disable-pip-version-check", "-q")
 
 #: the CPython versions the package declares (pyproject's classifiers)
 PYTHONS = ("3.9", "3.10", "3.11", "3.12", "3.13")
-#: what runs on every version, against the installed wheel
-TIERS = ("test/unit", "test/compat", "test/docs", "test/integration")
+#: what runs on every version, against the installed wheel: the unit, compat, docs
+#: and integration tiers, and the uploader's tests that need no storage server
+TIERS = (
+    "test/unit", "test/compat", "test/docs", "test/integration",
+    "test/transfer/test_units.py", "test/transfer/test_engine_fakes.py",
+    "test/transfer/test_walk_state_progress.py",
+)
+EXTRAS = "[test,progress]"
 THIS = f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
@@ -207,7 +214,7 @@ def _tier_venv(minor: str, python: Path, wheel: Path, fresh_root: Path) -> tuple
     if minor == THIS:
         venv = fresh_root / f"venv-py{minor}"
         subprocess.run([str(python), "-m", "venv", str(venv)], check=True)
-        _pip(venv, "install", f"{wheel}[test]")
+        _pip(venv, "install", f"{wheel}{EXTRAS}")
         return venv, "fresh venv"
     venv = ROOT / f".venv-py{minor}"
     stamp = venv / STAMP_NAME
@@ -215,7 +222,7 @@ def _tier_venv(minor: str, python: Path, wheel: Path, fresh_root: Path) -> tuple
     if not (stamp.exists() and stamp.read_text() == wanted):
         shutil.rmtree(venv, ignore_errors=True)
         subprocess.run([str(python), "-m", "venv", str(venv)], check=True)
-        _pip(venv, "install", f"{wheel}[test]")
+        _pip(venv, "install", f"{wheel}{EXTRAS}")
         stamp.write_text(wanted)
     else:
         _pip(venv, "install", "--no-deps", "--force-reinstall", str(wheel))
@@ -364,7 +371,8 @@ def _report(results: list[Result], seconds: float) -> int:
     for result in failed:
         print(f"\n[dev] ---- {result.label} {result.where}: output ----", flush=True)
         print("\n".join(result.log.splitlines()[-60:]), flush=True)
-    print("\n[dev] results per Python (tiers: " + ", ".join(TIERS) + ", on the installed wheel)")
+    print("\n[dev] results per Python; on the installed wheel: unit, compat, docs, integration"
+          " and transfer tests without storage")
     for r in results:
         status = {True: "ok  ", False: "FAIL", None: "skip"}[r.ok]
         took = f"{r.seconds:5.0f}s" if r.seconds else "      "

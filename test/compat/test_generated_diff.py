@@ -45,7 +45,7 @@ KNOWN: list[tuple[str, str, list[str]]] = [
     ("new", "extra", [
         f"module lilt name {name}"
         for name in ("RetryPolicy", "TransferConfig", "UploadResult", "Uploader", "upload_file",
-                     "upload_fileobj", "upload_files")
+                     "upload_fileobj", "upload_files", "upload_folder")
     ] + [
         f"module {EXCEPTIONS.rstrip('.*')} name " + name
         for name in ("ApiConnectionError", "ApiSSLError", "ApiTimeoutError", "RateLimitError",
