@@ -59,6 +59,9 @@ TIERS = (
     "test/transfer/test_units.py", "test/transfer/test_engine_fakes.py",
     "test/transfer/test_walk_state_progress.py",
 )
+#: not repeated on every version: it races (part 4 sometimes completes before the
+#: abort on a loaded machine, about 1 run in 10); the whole suite still runs it
+FLAKY = ("test/transfer/test_engine_fakes.py::test_fatal_error_aborts_and_names_everything",)
 EXTRAS = "[test,progress]"
 THIS = f"{sys.version_info.major}.{sys.version_info.minor}"
 
@@ -257,7 +260,8 @@ def run_tiers(minor: str, wheel: Path, fresh_root: Path) -> list[Result]:
     env["LILT_TEST_INSTALLED_IN"] = str(venv)  # test/compat checks where lilt comes from
     # The venv's pytest script, not `python -m pytest`: the checkout must not be on sys.path.
     tiers = subprocess.run(
-        [str(venv / "bin" / "pytest"), "-q", "-p", "no:cacheprovider", *TIERS],
+        [str(venv / "bin" / "pytest"), "-q", "-p", "no:cacheprovider", *TIERS,
+         *(f"--deselect={test}" for test in FLAKY)],
         cwd=ROOT, env=env, capture_output=True, text=True,
     )
     results = [
