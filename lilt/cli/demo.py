@@ -72,12 +72,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(_summary(args, result, elapsed, expected, verified))
     else:
-        print(f"uploaded {format_size(result.size)} in {result.part_count} parts of "
-              f"{format_size(args.part_size)} in {elapsed:.2f} s "
-              f"({_mib_per_s(result.size, elapsed)} MiB/s)")
-        print(f"read back and compared: SHA-256 {expected[:16]}... "
-              f"{'verified' if verified else 'MISMATCH'}")
-        print("emulator stopped")
+        _print_summary(args, result, elapsed, expected, verified)
     return EXIT_OK if verified else EXIT_FAILED
 
 
@@ -110,6 +105,18 @@ def _summary(args: argparse.Namespace, result: UploadResult, elapsed: float, sha
         "sha256": sha256, "verified": verified,
         "expected_etag": result.checksums.expected_etag,
     }
+
+
+def _print_summary(args: argparse.Namespace, result: UploadResult, elapsed: float,
+                   sha256: str, verified: bool) -> None:
+    from lilt.transfer.progress import format_size
+
+    print(f"uploaded {format_size(result.size)} in {result.part_count} parts of "
+          f"{format_size(args.part_size)} in {elapsed:.2f} s "
+          f"({_mib_per_s(result.size, elapsed)} MiB/s)")
+    print(f"read back and compared: SHA-256 {sha256[:16]}... "
+          f"{'verified' if verified else 'MISMATCH'}")
+    print("emulator stopped")
 
 
 def _mib_per_s(size: int, elapsed: float) -> float:

@@ -9,10 +9,12 @@ tells the API error behind it the same way.
 from __future__ import annotations
 
 import sys
-from typing import Any, Optional
+from typing import Any, Optional, TypeVar
 
 from lilt.cli.exit_codes import EXIT_FAILED
 from lilt.cli.output import one_line, print_json_error
+
+T = TypeVar("T")
 
 
 def is_reportable(exc: BaseException) -> bool:
@@ -35,8 +37,9 @@ def report_failure(exc: BaseException, *, as_json: bool, **more: Any) -> int:
 def error_json(exc: BaseException) -> dict[str, Any]:
     """The ``error`` object of the JSON document for ``exc``."""
     error: dict[str, Any] = {"message": describe(exc), "type": type(exc).__name__,
-                             "status": _status(exc), "exit_code": EXIT_FAILED}
-    request_id = _request_id(exc)
+                             "status": _from_api_error(exc, "status", int),
+                             "exit_code": EXIT_FAILED}
+    request_id = _from_api_error(exc, "request_id", str)
     if request_id:
         error["request_id"] = request_id
     if _is_transfer_error(exc):
@@ -75,20 +78,11 @@ def _is_transfer_error(exc: BaseException) -> bool:
     return isinstance(exc, TransferError)
 
 
-def _status(exc: BaseException) -> Optional[int]:
-    status = _from_api_error(exc, "status")
-    return status if isinstance(status, int) else None
-
-
-def _request_id(exc: BaseException) -> Optional[str]:
-    request_id = _from_api_error(exc, "request_id")
-    return request_id if isinstance(request_id, str) else None
-
-
-def _from_api_error(exc: BaseException, name: str) -> object:
-    """Attribute ``name`` of the API error behind ``exc``, or of ``exc`` itself."""
+def _from_api_error(exc: BaseException, name: str, kind: type[T]) -> Optional[T]:
+    """Attribute ``name`` of the API error behind ``exc`` (or of ``exc`` itself), if a ``kind``."""
     cause = _api_cause(exc)
-    return getattr(cause if cause is not None else exc, name, None)
+    value = getattr(cause if cause is not None else exc, name, None)
+    return value if isinstance(value, kind) else None
 
 
 def _api_cause(exc: BaseException) -> Optional[BaseException]:

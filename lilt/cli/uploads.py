@@ -32,42 +32,23 @@ if TYPE_CHECKING:
 _UPLOAD_ID = re.compile(r"^[A-Za-z0-9._~+=:-]+$")
 
 
-def add_command(
-    commands: Commands,
-    parents: list[Parser],
-) -> None:
+def add_command(commands: Commands, parents: list[Parser]) -> None:
     uploads = commands.add_parser("uploads", help="list, show, cancel or clean up uploads",
                                   description="Inspect, cancel and clean up uploads.")
     actions = uploads.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
+    for add in (_add_list, _add_show, _add_cancel, _add_clean):
+        add(actions, parents)
 
-    def action(name: str, handler: Callable[[argparse.Namespace], int], help: str,
-               description: Optional[str] = None) -> argparse.ArgumentParser:
-        parser = actions.add_parser(name, parents=parents, help=help, description=description)
-        parser.set_defaults(handler=handler)
-        return parser
 
-    listing = action("list", run_list, "list pending uploads",
-                     "List the API's upload records (pending ones unless --ids or --statuses "
-                     "say otherwise), then the multipart uploads this computer keeps for "
-                     "resuming, with their upload ids and keys.")
-    listing.add_argument("--ids", help="comma-separated record ids to show")
-    listing.add_argument("--statuses", help="comma-separated statuses, e.g. pending,uploaded")
-    show = action("show", run_show, "show one upload record")
-    show.add_argument("id", type=positive_int, metavar="ID", help="numeric record id")
-    cancel = action("cancel", run_cancel, "abort a multipart upload and discard its parts",
-                    "Abort a multipart upload: by its upload id (the key is looked up in this "
-                    "computer's resume journals when not given), or by its numeric record id.")
-    cancel.add_argument("upload_id", metavar="ID", help="multipart upload id, or record id")
-    cancel.add_argument("key", nargs="?", metavar="S3KEY",
-                        help="the upload's storage key (looked up when left out)")
-    clean = action("clean", run_clean, "cancel stale multipart uploads (dry run unless --yes)",
-                   "Find multipart uploads left pending for longer than --older-than: those "
-                   "this computer keeps for resuming (idle that long), and pending records "
-                   "whose upload id the API reports. Lists them; --yes cancels them.")
-    clean.add_argument("--older-than", type=parse_age, default=86400.0, metavar="AGE",
-                       help="how long an upload must have been idle, e.g. 12h, 7d (default 1d)")
-    clean.add_argument("--yes", action="store_true", help="cancel them (default: only list)")
+def _action(actions: Commands, parents: list[Parser], name: str,
+            handler: Callable[[argparse.Namespace], int], summary: str,
+            description: Optional[str] = None) -> argparse.ArgumentParser:
+    """The sub-parser of ``lilt uploads NAME``, which runs ``handler``; ``summary`` is its
+    line in ``lilt uploads --help``."""
+    parser = actions.add_parser(name, parents=parents, help=summary, description=description)
+    parser.set_defaults(handler=handler)
+    return parser
 
 
 # --- records -------------------------------------------------------------------------
@@ -142,6 +123,15 @@ def _state() -> StateFolder:
 # --- list and show -------------------------------------------------------------------
 
 
+def _add_list(actions: Commands, parents: list[Parser]) -> None:
+    listing = _action(actions, parents, "list", run_list, "list pending uploads",
+                      "List the API's upload records (pending ones unless --ids or --statuses "
+                      "say otherwise), then the multipart uploads this computer keeps for "
+                      "resuming, with their upload ids and keys.")
+    listing.add_argument("--ids", help="comma-separated record ids to show")
+    listing.add_argument("--statuses", help="comma-separated statuses, e.g. pending,uploaded")
+
+
 def run_list(args: argparse.Namespace) -> int:
     target = connection.target(args)
     data = _fetch(args, target, lambda api: api.get_pending_uploads_with_http_info(
@@ -182,6 +172,11 @@ def _kept_json(kept: KeptUpload) -> dict[str, Any]:
             "idle_seconds": round(kept.idle_seconds), "command": kept.command}
 
 
+def _add_show(actions: Commands, parents: list[Parser]) -> None:
+    show = _action(actions, parents, "show", run_show, "show one upload record")
+    show.add_argument("id", type=positive_int, metavar="ID", help="numeric record id")
+
+
 def run_show(args: argparse.Namespace) -> int:
     record = _fetch_record(args, connection.target(args), args.id)
     if args.json:
@@ -198,6 +193,16 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 # --- cancel ---------------------------------------------------------------------------
+
+
+def _add_cancel(actions: Commands, parents: list[Parser]) -> None:
+    cancel = _action(actions, parents, "cancel", run_cancel,
+                     "abort a multipart upload and discard its parts",
+                     "Abort a multipart upload: by its upload id (the key is looked up in this "
+                     "computer's resume journals when not given), or by its numeric record id.")
+    cancel.add_argument("upload_id", metavar="ID", help="multipart upload id, or record id")
+    cancel.add_argument("key", nargs="?", metavar="S3KEY",
+                        help="the upload's storage key (looked up when left out)")
 
 
 def run_cancel(args: argparse.Namespace) -> int:
@@ -276,6 +281,17 @@ class _Stale:
     def to_json(self) -> dict[str, Any]:
         return {"upload_id": self.upload_id, "key": self.key,
                 "idle": duration(self.idle_seconds), "what": self.what}
+
+
+def _add_clean(actions: Commands, parents: list[Parser]) -> None:
+    clean = _action(actions, parents, "clean", run_clean,
+                    "cancel stale multipart uploads (dry run unless --yes)",
+                    "Find multipart uploads left pending for longer than --older-than: those "
+                    "this computer keeps for resuming (idle that long), and pending records "
+                    "whose upload id the API reports. Lists them; --yes cancels them.")
+    clean.add_argument("--older-than", type=parse_age, default=86400.0, metavar="AGE",
+                       help="how long an upload must have been idle, e.g. 12h, 7d (default 1d)")
+    clean.add_argument("--yes", action="store_true", help="cancel them (default: only list)")
 
 
 def run_clean(args: argparse.Namespace) -> int:
