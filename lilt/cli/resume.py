@@ -10,6 +10,8 @@ says (and keeps it), ``--no-resume`` and standard input keep none.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import shlex
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Optional
@@ -20,7 +22,6 @@ from lilt.cli.output import warn
 if TYPE_CHECKING:
     from lilt.api.uploads_api import UploadsApi
     from lilt.api_client import ApiClient
-    from lilt.models import CancelMultipartUpload200Response
     from lilt.transfer.journal import JournalRecord
     from lilt.transfer.state import StateFolder, Target
 
@@ -64,29 +65,20 @@ def clean_stale(state: StateFolder, target: Target, client: ApiClient, *, as_jso
     """Remove the state folder's stale journals, cancelling what they kept on ``target``."""
     import lilt
 
-    api = lilt.UploadsApi(client)
-
-    def cancel_kept(upload_id: str, key: str) -> None:
-        cancel(api, upload_id, key)
-
-    for note in state.clean(target, cancel_kept):
+    for note in state.clean(target, functools.partial(cancel_upload, lilt.UploadsApi(client))):
         warn(note, as_json=as_json)
 
 
-def cancel(
-    api: UploadsApi, upload_id: str, key: str
-) -> Optional[CancelMultipartUpload200Response]:
-    """Cancel a multipart upload; the API's answer, or None if it was already gone
-    (cancelled, completed or expired: nothing is left to do either way)."""
+def cancel_upload(api: UploadsApi, upload_id: str, key: str) -> None:
+    """Cancel a multipart upload; one already gone (cancelled, completed or expired) is
+    fine: nothing is left to do either way."""
     from lilt.exceptions import NotFoundException
 
-    try:
-        return api.cancel_multipart_upload(upload_id, key)
-    except NotFoundException:
-        return None
+    with contextlib.suppress(NotFoundException):
+        api.cancel_multipart_upload(upload_id, key)
 
 
-def kept(journal: str) -> list[JournalRecord]:
+def kept_uploads(journal: str) -> list[JournalRecord]:
     """The multipart uploads ``journal`` keeps (unfinished), read after the run."""
     from lilt.transfer import JournalError
     from lilt.transfer.journal import Journal
@@ -101,17 +93,12 @@ def kept(journal: str) -> list[JournalRecord]:
 def command_line(argv: Sequence[str]) -> str:
     """The command as typed, for "run it again" hints, without the API key."""
     words: list[str] = []
-    skip = False
-    for word in argv:
-        if skip:
-            skip = False
-            continue
+    given = iter(argv)
+    for word in given:
         if word == "--api-key":
-            skip = True
-            continue
-        if word.startswith("--api-key="):
-            continue
-        words.append(word)
+            next(given, None)  # and its value
+        elif not word.startswith("--api-key="):
+            words.append(word)
     return "lilt " + " ".join(shlex.quote(w) for w in words)
 
 

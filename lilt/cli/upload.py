@@ -93,6 +93,8 @@ def _add_how_options(upload: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Check everything, upload, report; the exit code (an interruption is re-raised, for
+    :func:`lilt.cli.main` to turn into 130, 129 or 143)."""
     import lilt
     from lilt.transfer import JournalError, PlanError
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from lilt.cli.exit_codes import EXIT_FAILED, EXIT_OK
 from lilt.cli.failures import report_failure
 from lilt.cli.output import plural, print_json
-from lilt.cli.resume import cancel_command, command_line, kept
+from lilt.cli.resume import cancel_command, command_line, kept_uploads
 from lilt.cli.signals import what_stopped
 
 if TYPE_CHECKING:
@@ -143,7 +143,7 @@ class UploadReport:
             more: dict[str, Any] = {"results": self.results}
             if journal is not None:
                 more["kept"] = [{"upload_id": r.upload_id, "key": r.key, "path": r.path}
-                                for r in kept(journal)]
+                                for r in kept_uploads(journal)]
             return report_failure(exc, as_json=True, **more)
         code = report_failure(exc, as_json=False)
         if journal is not None:
@@ -153,7 +153,7 @@ class UploadReport:
     def _resume_help(self, journal: str, *, always: bool) -> None:
         """How to continue (and, for each kept upload, how to cancel it instead); with
         ``always`` false, nothing when the journal keeps nothing."""
-        pending = kept(journal)
+        pending = kept_uploads(journal)
         if not pending and not always:
             return
         done = f"{plural(self.uploaded, 'file')} finished; " if self.uploaded else ""

@@ -29,9 +29,6 @@ if TYPE_CHECKING:
     from lilt.cli.parser import Commands, Parser
     from lilt.transfer.state import KeptUpload, StateFolder, Target
 
-_UPLOAD_ID = re.compile(r"^[A-Za-z0-9._~+=:-]+$")
-
-
 def add_command(commands: Commands, parents: list[Parser]) -> None:
     uploads = commands.add_parser("uploads", help="list, show, cancel or clean up uploads",
                                   description="Inspect, cancel and clean up uploads.")
@@ -194,6 +191,9 @@ def run_show(args: argparse.Namespace) -> int:
 
 # --- cancel ---------------------------------------------------------------------------
 
+# what an upload id may hold: it ends up in a URL path, so no "/", "?" or "#"
+_UPLOAD_ID = re.compile(r"^[A-Za-z0-9._~+=:-]+$")
+
 
 def _add_cancel(actions: Commands, parents: list[Parser]) -> None:
     cancel = _action(actions, parents, "cancel", run_cancel,
@@ -353,7 +353,7 @@ def _cancel_all(args: argparse.Namespace, target: Target, state: StateFolder,
         api = lilt.UploadsApi(client)
         for upload in stale:
             try:
-                resume.cancel(api, upload.upload_id, upload.key)
+                resume.cancel_upload(api, upload.upload_id, upload.key)
             except lilt.ApiException as exc:
                 failed.append(f"{upload.upload_id}: {describe(exc)}")
                 continue
