@@ -9,15 +9,13 @@ Names are imported lazily (PEP 562) so that ``import lilt`` stays cheap: the
 models, the client and the uploader load on first use.
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+import typing as _typing
 
 __version__ = "3.1.0"
 
 # public name -> module that defines it
-_LAZY: dict[str, str] = {
+_LAZY = {
     "UploadsApi": "lilt.api.uploads_api",
     "ApiResponse": "lilt.api_response",
     "ApiClient": "lilt.api_client",
@@ -56,23 +54,58 @@ _LAZY: dict[str, str] = {
     "UploadResult": "lilt.transfer",
 }
 
-__all__ = ["__version__", *_LAZY]
+__all__ = list(_LAZY)
+
+#: submodules that a bare ``import lilt`` makes reachable, as the generated
+#: package did by importing them eagerly (``lilt.models.InitiateUploadBody``)
+_SUBMODULES = frozenset(
+    {"api", "api_client", "api_response", "configuration", "exceptions", "models", "rest",
+     "transfer"}
+)
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
+    if name in _SUBMODULES:
+        return _importlib.import_module(f"{__name__}.{name}")  # binds lilt.<name> itself
     module = _LAZY.get(name)
     if module is None:
-        raise AttributeError(f"module 'lilt' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module), name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    # Public names and the usual module dunders; not the lazy-loading machinery.
+    loaded = {n for n in globals() if not n.startswith("_") or n.endswith("__")}
+    return sorted((loaded | set(__all__) | _SUBMODULES) - {"__getattr__", "__dir__"})
 
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
+    from lilt import (
+        api as api,
+    )
+    from lilt import (
+        api_client as api_client,
+    )
+    from lilt import (
+        api_response as api_response,
+    )
+    from lilt import (
+        configuration as configuration,
+    )
+    from lilt import (
+        exceptions as exceptions,
+    )
+    from lilt import (
+        models as models,
+    )
+    from lilt import (
+        rest as rest,
+    )
+    from lilt import (
+        transfer as transfer,
+    )
     from lilt._retry import RetryPolicy as RetryPolicy
     from lilt.api.uploads_api import UploadsApi as UploadsApi
     from lilt.api_client import ApiClient as ApiClient

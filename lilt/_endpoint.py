@@ -3,16 +3,17 @@
 An :class:`Endpoint` describes one API operation: HTTP method, path
 template, how Python parameter names map to path and query wire names, which
 parameter is the JSON body, and the success type. Its ``signature`` is a plain
-function whose parameters are the operation's public parameters (with the
-generated client's annotations and pydantic constraints) and whose return
-annotation is the success type; it is never called to do I/O, only to validate
-arguments through pydantic's ``validate_call`` exactly as the generated client
-did.
+function whose parameters are the method's (``self`` first, then the
+operation's parameters with the generated client's annotations and pydantic
+constraints, as real objects) and whose return annotation is the success
+type; it is never called to do I/O, only to validate arguments through
+pydantic's ``validate_call`` exactly as the generated client did.
 
 :func:`operation` turns an Endpoint into a method in one of three modes
 (deserialize and unwrap, deserialize, or hand back the unread response), and
-:func:`serializer` into the ``_<op>_serialize`` helper. All of them call
-:func:`invoke`, the single request path:
+:func:`serializer` into the ``_<op>_serialize`` helper; :func:`api_class`
+gives them their class's qualified names. All of them call :func:`invoke`,
+the single request path:
 ``param_serialize`` → ``call_api`` → ``read`` → ``response_deserialize``.
 """
 
@@ -20,24 +21,26 @@ from __future__ import annotations
 
 import enum
 import inspect
-import typing
+import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Callable, Generic, Literal, Optional, TypeVar, overload
 
 from pydantic import TypeAdapter, validate_call
-from typing_extensions import Concatenate, ParamSpec
+from typing_extensions import ParamSpec
 
+from lilt.api_client import RequestSerialized
 from lilt.api_response import ApiResponse
 from lilt.exceptions import ApiValueError
 from lilt.rest import RESTResponseType
 
 if TYPE_CHECKING:
-    from lilt.api_client import ApiClient, RequestSerialized
+    from lilt.api_client import ApiClient
 
 P = ParamSpec("P")
 T = TypeVar("T")
+C = TypeVar("C", bound=type)
 
 #: the generated client's per-call keyword options, in their order
 CALL_OPTIONS = ("_request_timeout", "_request_auth", "_content_type", "_headers", "_host_index")
@@ -69,23 +72,42 @@ class Endpoint(Generic[P, T]):
     bulk_response: Any = None
     auth: tuple[str, ...] = ("BasicAuth", "ApiKeyAuth")
 
-    @cached_property
-    def validated(self) -> Callable[..., dict[str, Any]]:
-        """The signature wrapped in ``validate_call``: checks and coerces arguments."""
-        return validate_call(self.signature)  # type: ignore[return-value]
+    def validator(self, qualname: str) -> Callable[..., dict[str, Any]]:
+        """The signature wrapped in ``validate_call``: checks and coerces arguments.
+
+        Built for one method, under its qualified name, so a ``ValidationError``
+        reads as the generated one did ("1 validation error for
+        UploadsApi.get_upload_by_id", positions counted from ``self``).
+        """
+        sig = self.signature
+        renamed = types.FunctionType(
+            sig.__code__, sig.__globals__, qualname.rpartition(".")[2], sig.__defaults__,
+            sig.__closure__,
+        )
+        renamed.__qualname__ = qualname
+        renamed.__module__ = sig.__module__
+        renamed.__annotations__ = sig.__annotations__
+        renamed.__kwdefaults__ = sig.__kwdefaults__
+        return validate_call(renamed)
 
     @cached_property
     def public_signature(self) -> inspect.Signature:
-        return inspect.signature(self.signature)
+        """The method's signature, ``self`` first (unannotated, as in a written-out
+        method); annotations are objects, not strings."""
+        signature = inspect.signature(self.signature)
+        self_param, *params = signature.parameters.values()
+        self_param = self_param.replace(annotation=inspect.Parameter.empty)
+        return signature.replace(parameters=[self_param, *params])
 
     @cached_property
     def parameters(self) -> list[inspect.Parameter]:
-        return list(self.public_signature.parameters.values())
+        """The operation's parameters (``self`` left out)."""
+        return list(self.public_signature.parameters.values())[1:]
 
     @cached_property
     def success(self) -> Any:
-        """The success type, from the signature's return annotation (resolved once)."""
-        return typing.get_type_hints(self.signature)["return"]
+        """The success type: the signature's return annotation."""
+        return self.public_signature.return_annotation
 
     def serialize(self, client: ApiClient, args: Mapping[str, Any]) -> RequestSerialized:
         """Turn validated arguments into ``(method, url, headers, body, post_params)``."""
@@ -176,43 +198,58 @@ _RETURNS = {
 
 
 @overload
-def operation(
-    endpoint: Endpoint[P, T], mode: Literal[Mode.DATA]
-) -> Callable[Concatenate[Any, P], T]: ...
+def operation(endpoint: Endpoint[P, T], mode: Literal[Mode.DATA]) -> Callable[P, T]: ...
 @overload
 def operation(
     endpoint: Endpoint[P, T], mode: Literal[Mode.INFO]
-) -> Callable[Concatenate[Any, P], ApiResponse[T]]: ...
+) -> Callable[P, ApiResponse[T]]: ...
 @overload
 def operation(
     endpoint: Endpoint[P, T], mode: Literal[Mode.RAW]
-) -> Callable[Concatenate[Any, P], RESTResponseType]: ...
+) -> Callable[P, RESTResponseType]: ...
 def operation(endpoint: Endpoint[P, Any], mode: Mode) -> Callable[..., Any]:
     """A method for ``endpoint`` in ``mode``, with the endpoint's exact public signature."""
+    validators: list[Callable[..., dict[str, Any]]] = []
 
     def method(self: _HasClient, *args: Any, **kwargs: Any) -> Any:
-        # The validator is built on the first call of the operation, not at import.
-        return invoke(self, endpoint, endpoint.validated(*args, **kwargs), mode)
+        # The validator is built on the first call of the method, not at import.
+        if not validators:
+            validators.append(endpoint.validator(method.__qualname__))
+        return invoke(self, endpoint, validators[0](self, *args, **kwargs), mode)
 
     def raw_function(self: _HasClient, *args: Any, **kwargs: Any) -> Any:
         return invoke(self, endpoint, _bind(endpoint, args, kwargs), mode)
 
-    signature = endpoint.public_signature
     success = endpoint.success
     return_type = {
         Mode.DATA: success,
         Mode.INFO: ApiResponse[success],  # type: ignore[valid-type]
         Mode.RAW: RESTResponseType,
     }[mode]
-    _present(method, endpoint, mode, signature, return_type)
+    _present(method, endpoint, mode, return_type)
     method.raw_function = raw_function  # type: ignore[attr-defined]
     return method
 
 
+def api_class(cls: C) -> C:
+    """Class decorator: name the operation methods of ``cls`` as methods of ``cls``.
+
+    ``UploadsApi.get_upload_by_id.__qualname__`` is then
+    ``"UploadsApi.get_upload_by_id"`` and its ``__module__`` the class's module,
+    as for methods written out by hand (the generated client's).
+    """
+    for name, value in vars(cls).items():
+        if getattr(value, "_lilt_endpoint", None) is not None:
+            value.__qualname__ = f"{cls.__qualname__}.{name}"
+            value.__module__ = cls.__module__
+    return cls
+
+
 def serializer(endpoint: Endpoint[..., Any]) -> Callable[..., RequestSerialized]:
-    """The generated ``_<op>_serialize`` helper: every parameter required, no timeout."""
+    """The generated ``_<op>_serialize`` helper: every parameter required and, as
+    generated, unannotated; no timeout."""
     params = [
-        p.replace(default=inspect.Parameter.empty)
+        p.replace(default=inspect.Parameter.empty, annotation=inspect.Parameter.empty)
         for p in endpoint.parameters
         if p.name != "_request_timeout"
     ]
@@ -224,9 +261,11 @@ def serializer(endpoint: Endpoint[..., Any]) -> Callable[..., RequestSerialized]
 
     self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
     serialize.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [self_param, *params], return_annotation="RequestSerialized"
+        [self_param, *params], return_annotation=RequestSerialized
     )
+    serialize.__annotations__ = {"return": RequestSerialized}
     serialize.__name__ = serialize.__qualname__ = f"_{endpoint.name}_serialize"
+    serialize._lilt_endpoint = endpoint  # type: ignore[attr-defined]
     return serialize
 
 
@@ -263,21 +302,16 @@ def _bind(
 
 
 def _present(
-    method: Callable[..., Any],
-    endpoint: Endpoint[..., Any],
-    mode: Mode,
-    signature: inspect.Signature,
-    return_type: Any,
+    method: Callable[..., Any], endpoint: Endpoint[..., Any], mode: Mode, return_type: Any
 ) -> None:
-    """Give ``method`` the name, signature and docstring a reader and ``inspect`` expect."""
-    self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    method.__signature__ = signature.replace(  # type: ignore[attr-defined]
-        parameters=[self_param, *signature.parameters.values()], return_annotation=return_type
+    """Give ``method`` the name, signature, annotations and docstring a reader,
+    ``inspect`` and ``typing.get_type_hints`` expect."""
+    method.__signature__ = endpoint.public_signature.replace(  # type: ignore[attr-defined]
+        return_annotation=return_type
     )
     method.__name__ = method.__qualname__ = endpoint.name + _SUFFIX[mode]
     doc = inspect.getdoc(endpoint.signature) or ""
     method.__doc__ = f"{doc}\n\n{_RETURNS[mode]}"
-    method.__annotations__ = {
-        **getattr(endpoint.signature, "__annotations__", {}),
-        "return": return_type,
-    }
+    annotations = {k: v for k, v in endpoint.signature.__annotations__.items() if k != "self"}
+    method.__annotations__ = {**annotations, "return": return_type}
+    method._lilt_endpoint = endpoint  # type: ignore[attr-defined]

@@ -17,6 +17,7 @@ those steps keeps working. Behaviour fixed on the way through:
 
 from __future__ import annotations
 
+import codecs
 import datetime
 import decimal
 import json
@@ -29,7 +30,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from enum import Enum
 from functools import cache, lru_cache
-from typing import Any, ClassVar, Optional
+from typing import Any, ClassVar, Dict, Optional, Union
 from urllib.parse import quote
 
 from dateutil.parser import parse
@@ -51,7 +52,7 @@ from lilt.exceptions import (
     ServiceException,
     UnauthorizedException,
 )
-from lilt.models._base import LiltModel
+from lilt.models._base import LiltModel, mark_fields_set
 
 __all__ = [
     "ApiClient",
@@ -254,8 +255,8 @@ class ApiClient:
     def response_deserialize(
         self,
         response_data: rest.RESTResponse,
-        response_types_map: Optional[Mapping[str, Any]] = None,
-    ) -> ApiResponse[Any]:
+        response_types_map: Optional[Dict[str, ApiResponseT]] = None,
+    ) -> ApiResponse[ApiResponseT]:
         """Deserializes a read response into an ``ApiResponse``; raises for non-2xx.
 
         ``response_types_map`` maps a status (``"200"``) or range (``"2XX"``)
@@ -289,7 +290,13 @@ class ApiClient:
         )
 
     def _decode(self, response_data: rest.RESTResponse, response_type: Any) -> Any:
-        """Decode a 2xx body into ``response_type`` or raise ResponseDecodeError."""
+        """Decode a 2xx body into ``response_type`` or raise ResponseDecodeError.
+
+        As in the generated client: the body is text in the charset its
+        Content-Type declares (UTF-8 when none), and JSON ``null`` is None
+        whatever the type. Models come out with every field set, as the
+        generated ``from_dict`` left them.
+        """
         raw = response_data.data or b""
         if not raw or raw.isspace():
             return None
@@ -297,13 +304,16 @@ class ApiClient:
         try:
             if content_type is not None and not _JSON_MIME.match(content_type):
                 raise ValueError(f"content type {content_type!r} is not JSON")
+            body = _in_declared_charset(raw, content_type)
+            if body.strip() in (b"null", "null"):
+                return None
             adapter = (
                 response_type
                 if isinstance(response_type, TypeAdapter)
                 else _adapter(_resolve(response_type))
             )
-            return adapter.validate_json(raw)
-        except (ValueError, ValidationError, RecursionError) as exc:
+            return mark_fields_set(adapter.validate_json(body))
+        except (ValueError, ValidationError, RecursionError, LookupError) as exc:
             type_name = getattr(response_type, "__name__", str(response_type))
             raise ResponseDecodeError(
                 http_resp=response_data,
@@ -534,6 +544,14 @@ def _query_text(value: Any) -> str:
     if isinstance(value, dict):
         return json.dumps(value)
     return str(value)
+
+
+def _in_declared_charset(raw: bytes, content_type: Optional[str]) -> Union[bytes, str]:
+    """The body as pydantic should read it: bytes when UTF-8, else text decoded strictly."""
+    found = _CHARSET.search(content_type or "")
+    if found is None or codecs.lookup(found.group(1)).name == "utf-8":
+        return raw
+    return raw.decode(found.group(1))
 
 
 def _text_of(response: rest.RESTResponse) -> str:

@@ -24,17 +24,20 @@ last and in this order (positional use keeps working):
     extra headers; they win over the default headers (never mutated).
 ``_host_index``
     only 0 is valid; the host comes from the configuration.
+
+The annotations are real objects (no ``from __future__ import annotations``
+here), spelled as the generated client spelled them, so ``inspect.signature``
+and ``typing.get_type_hints`` show what they showed; the two initiate
+operations also accept a list (bulk), and say so in their annotations.
 """
 
-from __future__ import annotations
-
 import warnings
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union, overload
 
 from pydantic import Field, StrictFloat, StrictInt, StrictStr, validate_call
 from typing_extensions import Annotated
 
-from lilt._endpoint import Endpoint, Mode, operation, serializer
+from lilt._endpoint import Endpoint, Mode, api_class, operation, serializer
 from lilt.api_client import ApiClient, RequestSerialized
 from lilt.api_response import ApiResponse
 from lilt.models.cancel_multipart_upload200_response import CancelMultipartUpload200Response
@@ -86,17 +89,28 @@ __all__ = [
 # -- the five call options, typed once ------------------------------------------
 
 _Seconds = Annotated[StrictFloat, Field(gt=0)]
-RequestTimeout = Union[None, _Seconds, Tuple[_Seconds, _Seconds]]
-RequestAuth = Optional[Dict[StrictStr, Any]]
-ContentType = Optional[StrictStr]
-Headers = Optional[Dict[StrictStr, Any]]
-HostIndex = Annotated[StrictInt, Field(ge=0, le=0)]
+_RequestTimeout = Union[None, _Seconds, Tuple[_Seconds, _Seconds]]
+_RequestAuth = Optional[Dict[StrictStr, Any]]
+_ContentType = Optional[StrictStr]
+_Headers = Optional[Dict[StrictStr, Any]]
+_HostIndex = Annotated[StrictInt, Field(ge=0, le=0)]
+
+# the bulk initiate bodies and results: one, or a list of 1 to 100
+_MultipartBodies = Union[InitiateMultipartUploadBody, List[InitiateMultipartUploadBody]]
+_MultipartStarted = Union[
+    InitiateMultipartUpload200Response, List[InitiateMultipartUpload200Response]
+]
+_UploadBodies = Union[InitiateUploadBody, List[InitiateUploadBody]]
+_UploadParams = Union[GetS3UploadParams200Response, List[GetS3UploadParams200Response]]
 
 _S3_KEY = "Upload key from initiate response"
 _UPLOAD_ID = "Multipart upload ID from initiate response"
+# The generated parameter description, verbatim (tools read it as data).
 _BULK = (
-    "One file, or a list of 1 to 100 files to initiate in one request "
-    "(the response is then a list in the same order)."
+    "Information about the file(s) to be uploaded. Can be a single object or an array of "
+    "objects (max 100).  Single file request: "
+    '`{ "filename": "...", "type": "...", "metadata": {...} }` Bulk request: '
+    '`[{ "filename": "...", "type": "...", "metadata": {...} }, ...]` '
 )
 
 
@@ -108,14 +122,15 @@ def _arguments(values: dict[str, Any]) -> Any:
 # -- the eight operations ---------------------------------------------------------
 
 
-def cancel_multipart_upload(
+def _cancel_multipart_upload(
+    self: Any,
     upload_id: Annotated[StrictStr, Field(description="Multipart upload ID to cancel")],
     s3_key: Annotated[StrictStr, Field(description=_S3_KEY)],
-    _request_timeout: RequestTimeout = None,
-    _request_auth: RequestAuth = None,
-    _content_type: ContentType = None,
-    _headers: Headers = None,
-    _host_index: HostIndex = 0,
+    _request_timeout: _RequestTimeout = None,
+    _request_auth: _RequestAuth = None,
+    _content_type: _ContentType = None,
+    _headers: _Headers = None,
+    _host_index: _HostIndex = 0,
 ) -> CancelMultipartUpload200Response:
     """Cancel Multipart Upload
 
@@ -127,17 +142,18 @@ def cancel_multipart_upload(
     return _arguments(locals())  # type: ignore[no-any-return]
 
 
-def complete_multipart_upload(
+def _complete_multipart_upload(
+    self: Any,
     upload_id: Annotated[StrictStr, Field(description=_UPLOAD_ID)],
     s3_key: Annotated[StrictStr, Field(description=_S3_KEY)],
     complete_multipart_upload_body: Annotated[
         CompleteMultipartUploadBody, Field(description="Information about uploaded parts.")
     ],
-    _request_timeout: RequestTimeout = None,
-    _request_auth: RequestAuth = None,
-    _content_type: ContentType = None,
-    _headers: Headers = None,
-    _host_index: HostIndex = 0,
+    _request_timeout: _RequestTimeout = None,
+    _request_auth: _RequestAuth = None,
+    _content_type: _ContentType = None,
+    _headers: _Headers = None,
+    _host_index: _HostIndex = 0,
 ) -> CompleteMultipartUpload200Response:
     """Complete Multipart Upload
 
@@ -150,7 +166,8 @@ def complete_multipart_upload(
     return _arguments(locals())  # type: ignore[no-any-return]
 
 
-def get_pending_uploads(
+def _get_pending_uploads(
+    self: Any,
     ids: Annotated[
         Optional[StrictStr], Field(description="Comma-separated list of upload IDs to filter by.")
     ] = None,
@@ -158,11 +175,11 @@ def get_pending_uploads(
         Optional[StrictStr],
         Field(description="Comma-separated list of upload statuses to filter by."),
     ] = None,
-    _request_timeout: RequestTimeout = None,
-    _request_auth: RequestAuth = None,
-    _content_type: ContentType = None,
-    _headers: Headers = None,
-    _host_index: HostIndex = 0,
+    _request_timeout: _RequestTimeout = None,
+    _request_auth: _RequestAuth = None,
+    _content_type: _ContentType = None,
+    _headers: _Headers = None,
+    _host_index: _HostIndex = 0,
 ) -> List[GetPendingUploads200ResponseInner]:
     """Get All Pending Uploads or specific list of uploads by ids or statuses
 
@@ -172,7 +189,8 @@ def get_pending_uploads(
     return _arguments(locals())  # type: ignore[no-any-return]
 
 
-def get_s3_upload_params(
+def _get_s3_upload_params(
+    self: Any,
     filename: Annotated[StrictStr, Field(description="A file name including file extension.")],
     type: Annotated[
         StrictStr, Field(description="The content-type or mime-type of the file to upload.")
@@ -194,11 +212,11 @@ def get_s3_upload_params(
             )
         ),
     ] = None,
-    _request_timeout: RequestTimeout = None,
-    _request_auth: RequestAuth = None,
-    _content_type: ContentType = None,
-    _headers: Headers = None,
-    _host_index: HostIndex = 0,
+    _request_timeout: _RequestTimeout = None,
+    _request_auth: _RequestAuth = None,
+    _content_type: _ContentType = None,
+    _headers: _Headers = None,
+    _host_index: _HostIndex = 0,
 ) -> GetS3UploadParams200Response:
     """Get S3 Upload Parameters
 
@@ -214,15 +232,14 @@ def get_s3_upload_params(
     return _arguments(locals())  # type: ignore[no-any-return]
 
 
-def get_upload_by_id(
-    upload_id: Annotated[
-        Annotated[int, Field(strict=True, ge=1)], Field(description="Unique upload identifier")
-    ],
-    _request_timeout: RequestTimeout = None,
-    _request_auth: RequestAuth = None,
-    _content_type: ContentType = None,
-    _headers: Headers = None,
-    _host_index: HostIndex = 0,
+def _get_upload_by_id(
+    self: Any,
+    upload_id: Annotated[int, Field(strict=True, ge=1, description="Unique upload identifier")],
+    _request_timeout: _RequestTimeout = None,
+    _request_auth: _RequestAuth = None,
+    _content_type: _ContentType = None,
+    _headers: _Headers = None,
+    _host_index: _HostIndex = 0,
 ) -> GetPendingUploads200ResponseInner:
     """Get Upload by ID
 
@@ -231,17 +248,15 @@ def get_upload_by_id(
     return _arguments(locals())  # type: ignore[no-any-return]
 
 
-def initiate_multipart_upload(
-    initiate_multipart_upload_body: Annotated[
-        Union[InitiateMultipartUploadBody, List[InitiateMultipartUploadBody]],
-        Field(description=_BULK),
-    ],
-    _request_timeout: RequestTimeout = None,
-    _request_auth: RequestAuth = None,
-    _content_type: ContentType = None,
-    _headers: Headers = None,
-    _host_index: HostIndex = 0,
-) -> InitiateMultipartUpload200Response:
+def _initiate_multipart_upload(
+    self: Any,
+    initiate_multipart_upload_body: Annotated[_MultipartBodies, Field(description=_BULK)],
+    _request_timeout: _RequestTimeout = None,
+    _request_auth: _RequestAuth = None,
+    _content_type: _ContentType = None,
+    _headers: _Headers = None,
+    _host_index: _HostIndex = 0,
+) -> _MultipartStarted:
     """Initiate Multipart Upload
 
     Start a multipart upload; parts are then signed one by one and completed.
@@ -252,16 +267,15 @@ def initiate_multipart_upload(
     return _arguments(locals())  # type: ignore[no-any-return]
 
 
-def initiate_s3_upload(
-    initiate_upload_body: Annotated[
-        Union[InitiateUploadBody, List[InitiateUploadBody]], Field(description=_BULK)
-    ],
-    _request_timeout: RequestTimeout = None,
-    _request_auth: RequestAuth = None,
-    _content_type: ContentType = None,
-    _headers: Headers = None,
-    _host_index: HostIndex = 0,
-) -> GetS3UploadParams200Response:
+def _initiate_s3_upload(
+    self: Any,
+    initiate_upload_body: Annotated[_UploadBodies, Field(description=_BULK)],
+    _request_timeout: _RequestTimeout = None,
+    _request_auth: _RequestAuth = None,
+    _content_type: _ContentType = None,
+    _headers: _Headers = None,
+    _host_index: _HostIndex = 0,
+) -> _UploadParams:
     """Initiate File Upload to Cloud Storage
 
     A presigned URL for uploading one file in a single request, from a JSON body.
@@ -272,20 +286,17 @@ def initiate_s3_upload(
     return _arguments(locals())  # type: ignore[no-any-return]
 
 
-def sign_upload_part(
+def _sign_upload_part(
+    self: Any,
     upload_id: Annotated[StrictStr, Field(description=_UPLOAD_ID)],
-    part_number: Annotated[
-        Annotated[int, Field(strict=True, ge=1)], Field(description="Part number (1-based)")
-    ],
+    part_number: Annotated[int, Field(strict=True, ge=1, description="Part number (1-based)")],
     s3_key: Annotated[StrictStr, Field(description=_S3_KEY)],
-    size: Annotated[
-        Annotated[int, Field(strict=True, ge=0)], Field(description="Size of this part in bytes")
-    ],
-    _request_timeout: RequestTimeout = None,
-    _request_auth: RequestAuth = None,
-    _content_type: ContentType = None,
-    _headers: Headers = None,
-    _host_index: HostIndex = 0,
+    size: Annotated[int, Field(strict=True, ge=0, description="Size of this part in bytes")],
+    _request_timeout: _RequestTimeout = None,
+    _request_auth: _RequestAuth = None,
+    _content_type: _ContentType = None,
+    _headers: _Headers = None,
+    _host_index: _HostIndex = 0,
 ) -> SignUploadPart200Response:
     """Sign Upload Part
 
@@ -300,13 +311,13 @@ def sign_upload_part(
     return _arguments(locals())  # type: ignore[no-any-return]
 
 
-MULTIPART = "/v2/upload/s3/multipart"
+_MULTIPART = "/v2/upload/s3/multipart"
 
 CANCEL = Endpoint(
     "cancel_multipart_upload",
     "DELETE",
-    MULTIPART + "/{uploadId}",
-    cancel_multipart_upload,
+    _MULTIPART + "/{uploadId}",
+    _cancel_multipart_upload,
     CancelMultipartUpload200Response,
     path_params={"upload_id": "uploadId"},
     query_params={"s3_key": "s3Key"},
@@ -314,8 +325,8 @@ CANCEL = Endpoint(
 COMPLETE = Endpoint(
     "complete_multipart_upload",
     "POST",
-    MULTIPART + "/{uploadId}/complete",
-    complete_multipart_upload,
+    _MULTIPART + "/{uploadId}/complete",
+    _complete_multipart_upload,
     CompleteMultipartUpload200Response,
     path_params={"upload_id": "uploadId"},
     query_params={"s3_key": "s3Key"},
@@ -325,7 +336,7 @@ LIST_UPLOADS = Endpoint(
     "get_pending_uploads",
     "GET",
     "/v2/upload",
-    get_pending_uploads,
+    _get_pending_uploads,
     List[GetPendingUploads200ResponseInner],
     query_params={"ids": "ids", "statuses": "statuses"},
 )
@@ -333,7 +344,7 @@ PARAMS = Endpoint(
     "get_s3_upload_params",
     "GET",
     "/v2/upload/s3/params",
-    get_s3_upload_params,
+    _get_s3_upload_params,
     GetS3UploadParams200Response,
     query_params={
         "filename": "filename",
@@ -348,15 +359,15 @@ GET_UPLOAD = Endpoint(
     "get_upload_by_id",
     "GET",
     "/v2/upload/{uploadId}",
-    get_upload_by_id,
+    _get_upload_by_id,
     GetPendingUploads200ResponseInner,
     path_params={"upload_id": "uploadId"},
 )
 INITIATE_MULTIPART = Endpoint(
     "initiate_multipart_upload",
     "POST",
-    MULTIPART,
-    initiate_multipart_upload,
+    _MULTIPART,
+    _initiate_multipart_upload,
     InitiateMultipartUpload200Response,
     body="initiate_multipart_upload_body",
     bulk_response=List[InitiateMultipartUpload200Response],
@@ -365,7 +376,7 @@ INITIATE_SINGLE = Endpoint(
     "initiate_s3_upload",
     "POST",
     "/v2/upload/s3/params",
-    initiate_s3_upload,
+    _initiate_s3_upload,
     GetS3UploadParams200Response,
     body="initiate_upload_body",
     bulk_response=List[GetS3UploadParams200Response],
@@ -373,8 +384,8 @@ INITIATE_SINGLE = Endpoint(
 SIGN_PART = Endpoint(
     "sign_upload_part",
     "GET",
-    MULTIPART + "/{uploadId}/{partNumber}",
-    sign_upload_part,
+    _MULTIPART + "/{uploadId}/{partNumber}",
+    _sign_upload_part,
     SignUploadPart200Response,
     path_params={"upload_id": "uploadId", "part_number": "partNumber"},
     query_params={"s3_key": "s3Key", "size": "size"},
@@ -392,6 +403,7 @@ ENDPOINTS = (
 )
 
 
+@api_class
 class UploadsApi:
     """LILT's upload operations. See the module docstring for the three variants.
 
@@ -426,13 +438,134 @@ class UploadsApi:
     get_upload_by_id_without_preload_content = operation(GET_UPLOAD, Mode.RAW)
     _get_upload_by_id_serialize = serializer(GET_UPLOAD)
 
-    initiate_multipart_upload = operation(INITIATE_MULTIPART, Mode.DATA)
-    initiate_multipart_upload_with_http_info = operation(INITIATE_MULTIPART, Mode.INFO)
+    if TYPE_CHECKING:
+        # What a type checker sees for bulk initiate: one body in, one result out;
+        # a list in, a list out (the runtime methods are the operations below).
+        @overload
+        def initiate_multipart_upload(
+            self,
+            initiate_multipart_upload_body: InitiateMultipartUploadBody,
+            _request_timeout: _RequestTimeout = None,
+            _request_auth: _RequestAuth = None,
+            _content_type: _ContentType = None,
+            _headers: _Headers = None,
+            _host_index: _HostIndex = 0,
+        ) -> InitiateMultipartUpload200Response: ...
+        @overload
+        def initiate_multipart_upload(
+            self,
+            initiate_multipart_upload_body: List[InitiateMultipartUploadBody],
+            _request_timeout: _RequestTimeout = None,
+            _request_auth: _RequestAuth = None,
+            _content_type: _ContentType = None,
+            _headers: _Headers = None,
+            _host_index: _HostIndex = 0,
+        ) -> List[InitiateMultipartUpload200Response]: ...
+        def initiate_multipart_upload(
+            self,
+            initiate_multipart_upload_body: _MultipartBodies,
+            _request_timeout: _RequestTimeout = None,
+            _request_auth: _RequestAuth = None,
+            _content_type: _ContentType = None,
+            _headers: _Headers = None,
+            _host_index: _HostIndex = 0,
+        ) -> _MultipartStarted: ...
+        @overload
+        def initiate_multipart_upload_with_http_info(
+            self,
+            initiate_multipart_upload_body: InitiateMultipartUploadBody,
+            _request_timeout: _RequestTimeout = None,
+            _request_auth: _RequestAuth = None,
+            _content_type: _ContentType = None,
+            _headers: _Headers = None,
+            _host_index: _HostIndex = 0,
+        ) -> ApiResponse[InitiateMultipartUpload200Response]: ...
+        @overload
+        def initiate_multipart_upload_with_http_info(
+            self,
+            initiate_multipart_upload_body: List[InitiateMultipartUploadBody],
+            _request_timeout: _RequestTimeout = None,
+            _request_auth: _RequestAuth = None,
+            _content_type: _ContentType = None,
+            _headers: _Headers = None,
+            _host_index: _HostIndex = 0,
+        ) -> ApiResponse[List[InitiateMultipartUpload200Response]]: ...
+        def initiate_multipart_upload_with_http_info(
+            self,
+            initiate_multipart_upload_body: _MultipartBodies,
+            _request_timeout: _RequestTimeout = None,
+            _request_auth: _RequestAuth = None,
+            _content_type: _ContentType = None,
+            _headers: _Headers = None,
+            _host_index: _HostIndex = 0,
+        ) -> ApiResponse[Any]: ...
+        @overload
+        def initiate_s3_upload(
+            self,
+            initiate_upload_body: InitiateUploadBody,
+            _request_timeout: _RequestTimeout = None,
+            _request_auth: _RequestAuth = None,
+            _content_type: _ContentType = None,
+            _headers: _Headers = None,
+            _host_index: _HostIndex = 0,
+        ) -> GetS3UploadParams200Response: ...
+        @overload
+        def initiate_s3_upload(
+            self,
+            initiate_upload_body: List[InitiateUploadBody],
+            _request_timeout: _RequestTimeout = None,
+            _request_auth: _RequestAuth = None,
+            _content_type: _ContentType = None,
+            _headers: _Headers = None,
+            _host_index: _HostIndex = 0,
+        ) -> List[GetS3UploadParams200Response]: ...
+        def initiate_s3_upload(
+            self,
+            initiate_upload_body: _UploadBodies,
+            _request_timeout: _RequestTimeout = None,
+            _request_auth: _RequestAuth = None,
+            _content_type: _ContentType = None,
+            _headers: _Headers = None,
+            _host_index: _HostIndex = 0,
+        ) -> _UploadParams: ...
+        @overload
+        def initiate_s3_upload_with_http_info(
+            self,
+            initiate_upload_body: InitiateUploadBody,
+            _request_timeout: _RequestTimeout = None,
+            _request_auth: _RequestAuth = None,
+            _content_type: _ContentType = None,
+            _headers: _Headers = None,
+            _host_index: _HostIndex = 0,
+        ) -> ApiResponse[GetS3UploadParams200Response]: ...
+        @overload
+        def initiate_s3_upload_with_http_info(
+            self,
+            initiate_upload_body: List[InitiateUploadBody],
+            _request_timeout: _RequestTimeout = None,
+            _request_auth: _RequestAuth = None,
+            _content_type: _ContentType = None,
+            _headers: _Headers = None,
+            _host_index: _HostIndex = 0,
+        ) -> ApiResponse[List[GetS3UploadParams200Response]]: ...
+        def initiate_s3_upload_with_http_info(
+            self,
+            initiate_upload_body: _UploadBodies,
+            _request_timeout: _RequestTimeout = None,
+            _request_auth: _RequestAuth = None,
+            _content_type: _ContentType = None,
+            _headers: _Headers = None,
+            _host_index: _HostIndex = 0,
+        ) -> ApiResponse[Any]: ...
+    else:
+        initiate_multipart_upload = operation(INITIATE_MULTIPART, Mode.DATA)
+        initiate_multipart_upload_with_http_info = operation(INITIATE_MULTIPART, Mode.INFO)
+        initiate_s3_upload = operation(INITIATE_SINGLE, Mode.DATA)
+        initiate_s3_upload_with_http_info = operation(INITIATE_SINGLE, Mode.INFO)
+
     initiate_multipart_upload_without_preload_content = operation(INITIATE_MULTIPART, Mode.RAW)
     _initiate_multipart_upload_serialize = serializer(INITIATE_MULTIPART)
 
-    initiate_s3_upload = operation(INITIATE_SINGLE, Mode.DATA)
-    initiate_s3_upload_with_http_info = operation(INITIATE_SINGLE, Mode.INFO)
     initiate_s3_upload_without_preload_content = operation(INITIATE_SINGLE, Mode.RAW)
     _initiate_s3_upload_serialize = serializer(INITIATE_SINGLE)
 

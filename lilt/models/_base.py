@@ -4,16 +4,20 @@ The generated client repeated ``to_dict``/``from_dict``/``to_json``/...
 in each of its model modules; here each model module holds only its fields.
 Semantics follow the generated client (contract section 7), with one fix:
 ``to_json`` works for every model, datetimes included (ISO 8601).
+
+Each model module keeps the generated metadata that tools read: field
+descriptions (so ``model_json_schema()`` is the generated one), the class
+docstring and the name-mangled ``__properties`` list of wire names.
 """
 
 from __future__ import annotations
 
 import json
 import pprint
-from typing import Any, ClassVar, Optional
+from typing import Any, Callable, ClassVar, Dict, Optional
 
 from pydantic import BaseModel, ConfigDict
-from typing_extensions import Self
+from typing_extensions import Self, get_args, get_origin
 
 
 class LiltModel(BaseModel):
@@ -25,12 +29,16 @@ class LiltModel(BaseModel):
         protected_namespaces=(),
     )
 
-    _wire_names: ClassVar[frozenset[str]] = frozenset()
+    # (wire name, how from_dict reads its value): built once per class
+    _readers: ClassVar[tuple[tuple[str, Callable[[Any], Any]], ...]] = ()
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
-        cls._wire_names = frozenset(field.alias or name for name, field in cls.model_fields.items())
+        cls._readers = tuple(
+            (field.alias or name, _reader(field.annotation))
+            for name, field in cls.model_fields.items()
+        )
 
     def to_str(self) -> str:
         """Returns the string representation of the model using alias"""
@@ -58,10 +66,59 @@ class LiltModel(BaseModel):
         return self.model_dump(by_alias=True, exclude_none=True)
 
     @classmethod
-    def from_dict(cls, obj: Optional[Any]) -> Optional[Self]:
-        """Create an instance of the model from a dict, reading wire (alias) keys only."""
-        if obj is None:
+    def from_dict(cls, obj: Optional[Dict[str, Any]]) -> Optional[Self]:
+        """Create an instance of the model from a dict, reading wire (alias) keys only.
+
+        As generated: every field is passed (a missing key as None), so every
+        field counts as set (``model_fields_set``, ``exclude_unset``), and
+        nested models are read by their own ``from_dict``.
+        """
+        value: Any = obj
+        if value is None:
             return None
-        if not isinstance(obj, dict):
-            return cls.model_validate(obj)
-        return cls.model_validate({k: v for k, v in obj.items() if k in cls._wire_names})
+        if not isinstance(value, dict):
+            return cls.model_validate(value)
+        return cls.model_validate({wire: read(value.get(wire)) for wire, read in cls._readers})
+
+
+def _reader(annotation: Any) -> Callable[[Any], Any]:
+    """How ``from_dict`` reads a field: nested models (alone or in a list) by their from_dict.
+
+    A value of the wrong shape (``"parts": false``) is passed on as it is, so
+    pydantic rejects it with a ValidationError (the generated code iterated
+    it and raised TypeError).
+    """
+    args = get_args(annotation)
+    if get_origin(annotation) is list and args and _is_model(args[0]):
+        item = args[0].from_dict
+        return lambda v: [item(x) for x in v] if isinstance(v, list) else v
+    nested = next((a for a in (annotation, *args) if _is_model(a)), None)
+    if nested is not None:
+        return lambda v: None if v is None else nested.from_dict(v)
+    return _same
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, LiltModel)
+
+
+def mark_fields_set(value: Any) -> Any:
+    """Mark every field of every model in ``value`` as set, as ``from_dict`` would.
+
+    Responses are decoded in one pydantic pass from the JSON bytes; this makes
+    the result indistinguishable from the generated client's ``from_dict``
+    output, where ``model_dump(exclude_unset=True)`` shows every field.
+    """
+    if isinstance(value, LiltModel):
+        fields = type(value).model_fields
+        object.__setattr__(value, "__pydantic_fields_set__", set(fields))
+        for name in fields:
+            mark_fields_set(getattr(value, name))
+    elif isinstance(value, list):
+        for item in value:
+            mark_fields_set(item)
+    return value

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import ClassVar, List, Optional
 
-from pydantic import StrictBool, StrictStr
+from pydantic import Field, StrictBool, StrictStr
 
 from lilt.models._base import LiltModel
 
 
 class CancelMultipartUpload200Response(LiltModel):
-    """Answer to cancelling a multipart upload."""
+    """
+    CancelMultipartUpload200Response
+    """
 
-    success: Optional[StrictBool] = None
-    message: Optional[StrictStr] = None
+    success: Optional[StrictBool] = Field(default=None, description="Cancellation status")
+    message: Optional[StrictStr] = Field(default=None, description="Cancellation message")
+    __properties: ClassVar[List[str]] = ["success", "message"]
 
 
 __all__ = ["CancelMultipartUpload200Response"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import List
+from typing import ClassVar, List
+
+from pydantic import Field
 
 from lilt.models._base import LiltModel
 from lilt.models.complete_multipart_upload_body_parts_inner import (
@@ -11,9 +13,14 @@ from lilt.models.complete_multipart_upload_body_parts_inner import (
 
 
 class CompleteMultipartUploadBody(LiltModel):
-    """The parts that make up the finished object, in order."""
+    """
+    CompleteMultipartUploadBody
+    """
 
-    parts: List[CompleteMultipartUploadBodyPartsInner]
+    parts: List[CompleteMultipartUploadBodyPartsInner] = Field(
+        description="Array of completed upload parts."
+    )
+    __properties: ClassVar[List[str]] = ["parts"]
 
 
 __all__ = ["CompleteMultipartUploadBody"]

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import ClassVar, List, Optional
 
-from pydantic import StrictStr
+from pydantic import Field, StrictStr
 
 from lilt.models._base import LiltModel
 
 
 class Error(LiltModel):
-    """LILT's error body, ``{"message": ...}``."""
+    # The docstring is the generated one, trailing space included: it is the
+    # description in model_json_schema().
+    """
+    Response in the event of an unexpected error. 
+    """
 
-    message: Optional[StrictStr] = None
+    message: Optional[StrictStr] = Field(
+        default=None, description="A human-readable message describing the error."
+    )
+    __properties: ClassVar[List[str]] = ["message"]
 
 
 __all__ = ["Error"]

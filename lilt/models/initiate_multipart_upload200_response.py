@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import ClassVar, List, Optional
 
 from pydantic import Field, StrictStr
 
@@ -10,10 +10,17 @@ from lilt.models._base import LiltModel
 
 
 class InitiateMultipartUpload200Response(LiltModel):
-    """A started multipart upload: its id and S3 key."""
+    """
+    InitiateMultipartUpload200Response
+    """
 
-    upload_id: Optional[StrictStr] = Field(default=None, alias="uploadId")
-    key: Optional[StrictStr] = None
+    upload_id: Optional[StrictStr] = Field(
+        default=None,
+        description="Multipart upload ID for subsequent part uploads",
+        alias="uploadId",
+    )
+    key: Optional[StrictStr] = Field(default=None, description="Upload key identifier")
+    __properties: ClassVar[List[str]] = ["uploadId", "key"]
 
 
 __all__ = ["InitiateMultipartUpload200Response"]

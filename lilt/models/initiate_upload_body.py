@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import ClassVar, List, Optional
 
-from pydantic import StrictStr
+from pydantic import Field, StrictStr
 
 from lilt.models._base import LiltModel
 from lilt.models.initiate_upload_body_metadata import InitiateUploadBodyMetadata
 
 
 class InitiateUploadBody(LiltModel):
-    """A file to upload in one PUT. The operation also accepts a list of up to 100."""
+    """
+    A single upload request object, or an array of upload request objects (max 100).
+    """
 
-    filename: StrictStr
-    type: StrictStr
+    filename: StrictStr = Field(description="A file name including file extension.")
+    type: StrictStr = Field(description="The content-type or mime-type of the file to upload.")
     metadata: Optional[InitiateUploadBodyMetadata] = None
+    __properties: ClassVar[List[str]] = ["filename", "type", "metadata"]
 
 
 __all__ = ["InitiateUploadBody"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import ClassVar, List, Optional
 
 from pydantic import Field, StrictStr
 from typing_extensions import Annotated
@@ -11,12 +11,20 @@ from lilt.models._base import LiltModel
 
 
 class InitiateUploadBodyMetadata(LiltModel):
-    """Optional metadata of a file to upload."""
+    """
+    Optional file metadata.
+    """
 
-    size: Optional[Annotated[int, Field(strict=True, ge=0)]] = None
-    category: Optional[StrictStr] = None
-    uuid: Optional[StrictStr] = None
-    labels: Optional[List[StrictStr]] = None
+    size: Optional[Annotated[int, Field(strict=True, ge=0)]] = Field(
+        default=None, description="The size of the file to upload in bytes."
+    )
+    category: Optional[StrictStr] = Field(default=None, description="File category.")
+    uuid: Optional[StrictStr] = Field(default=None, description="File UUID.")
+    labels: Optional[List[StrictStr]] = Field(
+        default=None,
+        description="Array of label names to be added to the file after upload completes.",
+    )
+    __properties: ClassVar[List[str]] = ["size", "category", "uuid", "labels"]
 
 
 __all__ = ["InitiateUploadBodyMetadata"]

@@ -134,7 +134,7 @@ def _optional_size(value: Any, what: str) -> Optional[int]:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ApiError(400, f"{what} must be an integer >= 0")
-    return value
+    return int(value)
 
 
 def _mime_type(value: str, what: str) -> str:

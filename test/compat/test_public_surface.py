@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 import lilt
+from compat.surface import UPLOAD_MODELS
 
 OPTIONS = [("_request_timeout", None), ("_request_auth", None), ("_content_type", None),
            ("_headers", None), ("_host_index", 0)]
@@ -29,21 +30,7 @@ OPERATIONS: dict[str, list[tuple[str, Any]]] = {
     "initiate_s3_upload": [("initiate_upload_body", REQ)],
     "sign_upload_part": [("upload_id", REQ), ("part_number", REQ), ("s3_key", REQ), ("size", REQ)],
 }
-MODELS = {
-    "cancel_multipart_upload200_response": "CancelMultipartUpload200Response",
-    "complete_multipart_upload200_response": "CompleteMultipartUpload200Response",
-    "complete_multipart_upload_body": "CompleteMultipartUploadBody",
-    "complete_multipart_upload_body_parts_inner": "CompleteMultipartUploadBodyPartsInner",
-    "get_pending_uploads200_response_inner": "GetPendingUploads200ResponseInner",
-    "get_s3_upload_params200_response": "GetS3UploadParams200Response",
-    "initiate_multipart_upload200_response": "InitiateMultipartUpload200Response",
-    "initiate_multipart_upload_body": "InitiateMultipartUploadBody",
-    "initiate_multipart_upload_body_metadata": "InitiateMultipartUploadBodyMetadata",
-    "initiate_upload_body": "InitiateUploadBody",
-    "initiate_upload_body_metadata": "InitiateUploadBodyMetadata",
-    "sign_upload_part200_response": "SignUploadPart200Response",
-    "error": "Error",
-}
+MODELS = UPLOAD_MODELS  # module name -> class name, the 13 upload models
 IMPORTS = {
     "lilt": ["UploadsApi", "ApiClient", "ApiResponse", "Configuration", "OpenApiException",
              "ApiTypeError", "ApiValueError", "ApiKeyError", "ApiAttributeError", "ApiException",
