@@ -9,9 +9,10 @@ order, attributes and methods). What changed, and why:
   redacted request logging.
 - When Basic auth is configured the API key is not also put in the URL, and
   an empty key sends nothing (the generated client sent ``key=None``).
-- ``timeout`` gives every call a connect and read timeout (the generated
-  client had none, so a stalled server hung forever); ``_request_timeout``
-  still wins per call.
+- ``timeout`` gives every call a connect and read timeout and a deadline for
+  the whole call (the generated client had none, so a stalled server hung
+  forever); ``_request_timeout`` still wins per call.
+- ``max_response_bytes`` refuses a response body over 16 MiB.
 - ``retries=None`` now means the SDK's default policy (connection errors and
   429/502/503/504, honouring ``Retry-After``; POSTs only when provably not
   processed); ``retries=0`` turns retrying off.
@@ -118,8 +119,11 @@ class HostSetting(TypedDict):
 
 
 DEFAULT_HOST = "https://api.lilt.com"
-#: connect and read timeouts, in seconds, when neither the call nor the configuration sets one
-DEFAULT_TIMEOUT = urllib3.Timeout(connect=10.0, read=120.0)
+#: when neither the call nor the configuration sets one: 10 s to connect, 120 s for
+#: each piece of the response, and 300 s for the whole call, retries included
+DEFAULT_TIMEOUT = urllib3.Timeout(connect=10.0, read=120.0, total=300.0)
+#: the largest response body an API call accepts, in bytes (after decoding)
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 #: retry policy for API calls when ``Configuration.retries`` is None
 DEFAULT_API_RETRY_POLICY = RetryPolicy(
     attempts=4,
@@ -277,8 +281,12 @@ class Configuration:
         self.proxy_headers: Optional[dict[str, str]] = None
         self.safe_chars_for_path_param = ""
         self.retries: RetriesT = retries
-        #: default timeout of every call; ``_request_timeout`` overrides it per call
+        #: default timeout of every call; ``_request_timeout`` overrides it per call.
+        #: A number is a deadline for the whole call, a (connect, read) pair per-phase
+        #: limits, a ``urllib3.Timeout`` both (its ``total`` is the deadline).
         self.timeout: TimeoutT = DEFAULT_TIMEOUT
+        #: a larger response body raises ResponseTooLargeError (None: no limit)
+        self.max_response_bytes: Optional[int] = DEFAULT_MAX_RESPONSE_BYTES
         self.client_side_validation = True
         self.socket_options: Any = None
         self.datetime_format = "%Y-%m-%dT%H:%M:%S.%f%z"

@@ -18,6 +18,7 @@ subclass of a generated class, so existing ``except`` clauses keep working::
         ├── RateLimitError                  429, with ``retry_after``
         ├── ServiceException                5xx
         ├── ResponseDecodeError             2xx body not of the declared type (also ValueError)
+        ├── ResponseTooLargeError           body over Configuration.max_response_bytes
         ├── ApiConnectionError              no usable response (also urllib3 MaxRetryError,
         │   │                               ProtocolError)
         │   ├── ApiTimeoutError             connect or read timeout (also ReadTimeoutError)
@@ -57,6 +58,7 @@ __all__ = [
     "OpenApiException",
     "RateLimitError",
     "ResponseDecodeError",
+    "ResponseTooLargeError",
     "ServiceException",
     "TransferError",
     "UnauthorizedException",
@@ -255,6 +257,34 @@ class ResponseDecodeError(ApiException, ValueError):
 
     The status, headers and raw body are kept; ``__cause__`` is the decoding error.
     """
+
+
+class ResponseTooLargeError(ApiException):
+    """The response body is larger than ``Configuration.max_response_bytes``.
+
+    The body was not read whole: ``body`` holds at most its first few KiB.
+    ``limit`` is the limit in bytes; ``declared_size`` the ``Content-Length``
+    the server announced (None when it announced none and the body ran over
+    the limit while it was read). ``status`` and ``headers`` are the response's.
+    """
+
+    def __init__(
+        self,
+        status: Optional[int] = None,
+        reason: Optional[str] = None,
+        http_resp: Any = None,
+        *,
+        body: Optional[str] = None,
+        data: Any = None,
+        limit: int = 0,
+        declared_size: Optional[int] = None,
+    ) -> None:
+        self.limit = limit
+        self.declared_size = declared_size
+        if reason is None:
+            size = f"{declared_size} bytes" if declared_size is not None else "more"
+            reason = f"Response body too large: {size}, the limit is {limit} bytes"
+        super().__init__(status, reason, http_resp, body=body, data=data)
 
 
 class ApiConnectionError(  # type: ignore[misc]  # .reason is a str, as for every ApiException

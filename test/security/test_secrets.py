@@ -179,7 +179,7 @@ def transport_failures(config_args: dict[str, object], server: Upstream) -> list
             api = lilt.UploadsApi(client)
             proxy.inject(Fault.stall(5), times=3)
             with pytest.raises(lilt.ApiException) as caught:
-                api.get_upload_by_id(7, _request_timeout=0.2)
+                api.get_upload_by_id(7, _request_timeout=(5, 0.2))  # each attempt
             texts.append(describe(caught.value))
             proxy.inject(Fault.drop_response(), times=3)
             with pytest.raises(lilt.ApiException) as caught:
