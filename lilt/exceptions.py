@@ -67,6 +67,21 @@ __all__ = [
 ]
 
 REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-amz-request-id", "x-correlation-id")
+#: the most characters ``str(e)`` shows of a reason, of the headers and of a body
+REASON_EXCERPT = 500
+HEADERS_EXCERPT = 2_000
+BODY_EXCERPT = 2_000
+#: read past an excerpt's end before redacting, so no secret is cut in half
+_REDACTION_MARGIN = 1_024
+
+
+def _excerpt(value: object, limit: int) -> str:
+    """``str(value)`` redacted and cut to ``limit`` characters, saying how much was left out."""
+    text = str(value)
+    window = redact_text(text[: limit + _REDACTION_MARGIN])
+    if len(text) <= limit and len(window) <= limit:
+        return window
+    return f"{window[:limit]}... [{len(text) - limit} more characters]"
 
 
 class OpenApiException(Exception):
@@ -182,16 +197,19 @@ class ApiException(OpenApiException):
         raise exc_class(http_resp=http_resp, body=body, data=data)
 
     def __str__(self) -> str:
-        error_message = f"({self.status})\nReason: {self.reason}\n"
+        # The generated client's format, with each part cut to an excerpt: a
+        # server decides how long its reason, headers and body are.
+        error_message = f"({self.status})\nReason: {_excerpt(self.reason, REASON_EXCERPT)}\n"
         if self.headers:
             headers = type(self.headers)(redact_headers(self.headers))
-            error_message += f"HTTP response headers: {headers}\n"
+            error_message += f"HTTP response headers: {_excerpt(headers, HEADERS_EXCERPT)}\n"
         if self.data or self.body:
-            error_message += f"HTTP response body: {self.data or self.body}\n"
-        return redact_text(error_message)
+            body = _excerpt(self.data or self.body, BODY_EXCERPT)
+            error_message += f"HTTP response body: {body}\n"
+        return error_message
 
     def __repr__(self) -> str:
-        reason = redact_text(str(self.reason))
+        reason = _excerpt(self.reason, REASON_EXCERPT)
         return f"{type(self).__name__}(status={self.status!r}, reason={reason!r})"
 
 
