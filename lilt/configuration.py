@@ -32,13 +32,14 @@ import multiprocessing
 import os
 import sys
 import threading
+import weakref
 from logging import FileHandler
 from typing import Any, ClassVar, Optional, Union
 
 import urllib3
 from typing_extensions import NotRequired, Self, TypedDict
 
-from lilt._redact import register_secret
+from lilt._redact import secret_variants
 from lilt._retry import RetryPolicy
 
 __all__ = [
@@ -138,8 +139,13 @@ TimeoutT = Union[None, float, tuple[float, float], urllib3.Timeout]
 RetriesT = Union[None, bool, int, urllib3.Retry, RetryPolicy]
 
 _package_logger = logging.getLogger("lilt")
-_log_handler_lock = threading.Lock()
-_debug_users = 0  # configurations with debug on; the handler goes when the last turns it off
+# Reentrant: a configuration collected while this thread holds it reconciles too.
+_log_handler_lock = threading.RLock()
+#: live configurations with ``debug`` on; the stderr handler stays while there is one
+_debug_configurations: weakref.WeakSet[Configuration] = weakref.WeakSet()
+_debug_finalizers: weakref.WeakKeyDictionary[Configuration, weakref.finalize[Any, Any]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def enable_debug_logging(stream: Any = None) -> logging.Handler:
@@ -160,21 +166,32 @@ def enable_debug_logging(stream: Any = None) -> logging.Handler:
         return handler
 
 
-def _debug_user(joining: bool) -> None:
-    """Count configurations with ``debug`` on; the last one off removes the handler."""
-    global _debug_users
+def _want_debug(configuration: Configuration, wanted: bool) -> None:
+    """Count ``configuration`` in or out of those that want the debug handler."""
     with _log_handler_lock:
-        _debug_users = max(0, _debug_users + (1 if joining else -1))
-        remaining = _debug_users
-    if joining:
-        enable_debug_logging()
-        return
-    if remaining == 0:
-        with _log_handler_lock:
-            for handler in list(_package_logger.handlers):
-                if getattr(handler, "_lilt_debug", False):
-                    _package_logger.removeHandler(handler)
-                    _package_logger.setLevel(logging.NOTSET)
+        if wanted:
+            _debug_configurations.add(configuration)
+            if configuration not in _debug_finalizers:
+                # A configuration dropped with debug on stops wanting it too.
+                _debug_finalizers[configuration] = weakref.finalize(
+                    configuration, _reconcile_debug_handler
+                )
+        else:
+            _debug_configurations.discard(configuration)
+    _reconcile_debug_handler()
+
+
+def _reconcile_debug_handler() -> None:
+    """Install the debug handler while a live configuration wants it; remove it after."""
+    with _log_handler_lock:
+        wanted = any(True for _ in _debug_configurations)  # skips the collected ones
+        if wanted:
+            enable_debug_logging()
+            return
+        for handler in list(_package_logger.handlers):
+            if getattr(handler, "_lilt_debug", False):
+                _package_logger.removeHandler(handler)
+                _package_logger.setLevel(logging.NOTSET)
 
 
 class Configuration:
@@ -249,8 +266,6 @@ class Configuration:
         self.username = username
         self.password = password
         self.access_token = access_token
-        for secret in (*self.api_key.values(), username, password):
-            register_secret(secret)
 
         self.logger = {
             "package_logger": logging.getLogger("lilt"),
@@ -307,6 +322,9 @@ class Configuration:
         result.logger = copy.copy(self.logger)
         result.logger_file_handler = None
         result.logger_stream_handler = None
+        if result.debug:
+            # The copy wants the debug handler as much as the original does.
+            _want_debug(result, True)
         return result
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -370,7 +388,7 @@ class Configuration:
         value = bool(value)
         if value != self.__debug:
             self.__debug = value
-            _debug_user(value)
+            _want_debug(self, value)
 
     @property
     def logger_format(self) -> str:
@@ -394,7 +412,6 @@ class Configuration:
     def _api_key_value(self, identifier: str, alias: Optional[str] = None) -> Optional[str]:
         key = self.api_key.get(identifier, self.api_key.get(alias) if alias is not None else None)
         if key:
-            register_secret(key)
             prefix = self.api_key_prefix.get(identifier)
             return f"{prefix} {key}" if prefix else key
         return None
@@ -434,6 +451,35 @@ class Configuration:
                     "value": value,
                 }
         return auth
+
+    def _secret_values(self) -> frozenset[str]:
+        """The credentials this configuration sends, in every form text may hold them.
+
+        What :mod:`lilt._redact` scrubs by value for the clients built on it;
+        recomputed only when the key, prefix, user name or password change.
+        """
+        state = (
+            tuple(self.api_key.items()),
+            tuple(self.api_key_prefix.items()),
+            self.username,
+            self.password,
+        )
+        cached = self.__dict__.get("_secrets_cache")
+        if cached is not None and cached[0] == state:
+            return cached[1]  # type: ignore[no-any-return]
+        values: set[str] = set()
+        for identifier, key in self.api_key.items():
+            values |= secret_variants(key)
+            prefix = self.api_key_prefix.get(identifier)
+            if prefix and isinstance(key, str):
+                values |= secret_variants(f"{prefix} {key}")
+        values |= secret_variants(self.username) | secret_variants(self.password)
+        if self.username is not None and self.password is not None:
+            token = _basic_token(str(self.username), str(self.password))
+            values |= secret_variants(token.partition(" ")[2])
+        result = frozenset(values)
+        self._secrets_cache = (state, result)
+        return result
 
     # -- reports and hosts ------------------------------------------------
 
@@ -511,7 +557,5 @@ class Configuration:
 
 @functools.lru_cache(maxsize=16)
 def _basic_token(username: str, password: str) -> str:
-    """The Basic ``Authorization`` value, computed (and registered as a secret) once."""
-    token = urllib3.util.make_headers(basic_auth=f"{username}:{password}")["authorization"]
-    register_secret(token.partition(" ")[2])
-    return token
+    """The Basic ``Authorization`` value, computed once per pair."""
+    return urllib3.util.make_headers(basic_auth=f"{username}:{password}")["authorization"]

@@ -35,9 +35,10 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, Optional
 
+from urllib3 import HTTPHeaderDict
 from urllib3 import exceptions as _u3
 
-from lilt._redact import redact_headers, redact_text
+from lilt._redact import known_secrets, redact_headers, redact_text
 
 if TYPE_CHECKING:
     from lilt.models.error import Error
@@ -166,6 +167,14 @@ class ApiException(OpenApiException):
                     # Never lose the body: undecodable bytes become U+FFFD.
                     self.body = bytes(raw).decode("utf-8", errors="replace")
             self.headers = http_resp.getheaders()
+        # Scrubbed once, here: whatever the server echoed back (a key, a Basic
+        # token, a presigned URL) is gone from every attribute, str and pickle.
+        secrets = known_secrets()
+        if isinstance(self.reason, str):
+            self.reason = redact_text(self.reason, secrets)
+        if isinstance(self.body, str):
+            self.body = redact_text(self.body, secrets)
+        self.headers = _scrubbed_headers(self.headers, secrets)
         self.error: Optional[Error] = _parse_error_body(self.body)
         # Not super(): the transport subclasses also inherit urllib3 classes
         # whose constructors take other arguments.
@@ -211,6 +220,22 @@ class ApiException(OpenApiException):
     def __repr__(self) -> str:
         reason = _excerpt(self.reason, REASON_EXCERPT)
         return f"{type(self).__name__}(status={self.status!r}, reason={reason!r})"
+
+
+def _scrubbed_headers(headers: Any, secrets: list[str]) -> Any:
+    """``headers`` with secrets removed from the values (the same object when it had none)."""
+    if not headers:
+        return headers
+    pairs = list(headers.iteritems() if hasattr(headers, "iteritems") else headers.items())
+    cleaned = [(name, redact_text(str(value), secrets)) for name, value in pairs]
+    if all(new == value for (_, new), (_, value) in zip(cleaned, pairs)):
+        return headers
+    if isinstance(headers, HTTPHeaderDict):
+        result = HTTPHeaderDict()
+        for name, value in cleaned:
+            result.add(name, value)
+        return result
+    return dict(cleaned)
 
 
 def _parse_error_body(body: Optional[str]) -> Optional[Error]:

@@ -30,7 +30,7 @@ import urllib3
 from urllib3 import exceptions as u3
 
 from lilt._deadline import Deadline, DeadlineExceeded, activate, guarded_pool_classes, restore
-from lilt._redact import install_log_redaction, redact_text
+from lilt._redact import install_log_redaction, redact_text, scrub_exception, track, untrack
 from lilt.configuration import Configuration
 from lilt.exceptions import (
     ApiConnectionError,
@@ -56,7 +56,21 @@ RESTResponseType = urllib3.HTTPResponse
 SUPPORTED_SOCKS_PROXIES = {"socks5", "socks5h", "socks4", "socks4a"}
 
 logger = logging.getLogger("lilt.rest")
-install_log_redaction("urllib3.connectionpool", "urllib3.util.retry", "urllib3.poolmanager")
+# Every logger that may show a URL, a header or a response: urllib3's (request
+# lines at DEBUG; "Failed to parse headers", with the raw header block and the
+# URL, at WARNING) and the SDK's own.
+install_log_redaction(
+    "urllib3",
+    "urllib3.connection",
+    "urllib3.connectionpool",
+    "urllib3.poolmanager",
+    "urllib3.response",
+    "urllib3.util.retry",
+    "urllib3.contrib.pyopenssl",
+    "urllib3.http2.connection",
+    "lilt",
+    "lilt.rest",
+)
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "OPTIONS", "DELETE"})
 _KNOWN_METHODS = frozenset({"GET", "HEAD", *_BODY_METHODS})
@@ -200,15 +214,16 @@ def map_urllib3_error(
 
     urllib3's message names the URL with its query string, which may hold the
     API key, so the message is scrubbed, and so are the original exception's
-    arguments, since it stays reachable as ``__cause__``. When the call's
+    arguments and everything reachable from it (:func:`lilt._redact.scrub_exception`),
+    since it stays reachable as ``__cause__``. When the call's
     ``deadline`` has passed, a timeout says so.
     """
     root: BaseException = exc
     if isinstance(exc, u3.MaxRetryError) and exc.reason is not None:
         root = exc.reason
-    exc.args = tuple(redact_text(str(a)) for a in exc.args)
-    if isinstance(exc, u3.MaxRetryError) and exc.url:
-        exc.url = redact_text(exc.url)
+    # The whole chain: urllib3 keeps the URL in ``url`` and in its pools and
+    # connections, and response bytes in IncompleteRead.partial.
+    scrub_exception(exc)
     detail = str(exc)
     expired = deadline is not None and deadline.expired()
     target: type[ApiConnectionError]
@@ -272,10 +287,20 @@ class RESTClientObject:
         )
         self._timeout_source: Any = object()
         self._timeout_split: tuple[Optional[urllib3.Timeout], Optional[float]] = (None, None)
+        # While open, this client's credentials are scrubbed from every log
+        # record and exception (lilt._redact); closing or dropping it ends that.
+        self._tracked = True
+        track(self)
+
+    def secret_values(self) -> frozenset[str]:
+        """The credentials this client sends (see :mod:`lilt._redact`)."""
+        return self.configuration._secret_values()
 
     def close(self) -> None:
         """Close every pooled connection."""
         self.pool_manager.clear()
+        self._tracked = False
+        untrack(self)
 
     def request(
         self,
@@ -301,6 +326,9 @@ class RESTClientObject:
         if post_params and body:
             raise ApiValueError("body parameter cannot be used with post_params parameter.")
         headers = headers or {}
+        if not self._tracked:  # used again after close()
+            self._tracked = True
+            track(self)
         timeout, total = split_timeout(_request_timeout)
         if timeout is None and total is None:
             timeout, total = self._configured_timeout()
@@ -311,6 +339,7 @@ class RESTClientObject:
         try:
             response, url = self._follow(method, url, headers, timeout, deadline, kwargs)
         except DeadlineExceeded as exc:
+            scrub_exception(exc)  # its cause may be a urllib3 error holding the URL
             error: ApiException = ApiTimeoutError(str(exc), url=url)
             self._log_failure(method, url, error)
             raise error from exc
