@@ -216,7 +216,12 @@ class _GuardedConnection:
     def send(self, data: Any) -> None:
         deadline = current()
         if deadline is not None and self.sock is not None:
-            self.sock.settimeout(deadline.clamp(_seconds(self.timeout), "sending the request"))
+            # The socket waits at most self.timeout (set in request()); shorten it
+            # only once less time than that is left.
+            timeout = _seconds(self.timeout)
+            left = deadline.clamp(timeout, "sending the request")
+            if timeout is None or left < timeout:
+                self.sock.settimeout(left)
         try:
             super().send(data)  # type: ignore[misc]
         except OSError as exc:
