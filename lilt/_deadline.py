@@ -143,7 +143,7 @@ class _GuardedReader(io.RawIOBase):
     def readinto(self, buffer: Any) -> Optional[int]:
         deadline = self._deadline
         if deadline is not None:
-            left = deadline.remaining()
+            left = deadline.at - time.monotonic()
             if left <= 0:
                 raise self._expired(deadline)
             if self._read_timeout is None or left < self._read_timeout:
@@ -178,7 +178,7 @@ class GuardedResponse(http.client.HTTPResponse):
     def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
         super().__init__(sock, *args, **kwargs)
         raw = self.fp.detach()  # makefile's buffer: keep its socket stream, drop the rest
-        self._guard = _GuardedReader(raw, sock, current())
+        self._guard = _GuardedReader(raw, sock, getattr(_state, "deadline", None))
         self.fp = io.BufferedReader(self._guard)
 
     def begin(self) -> None:
@@ -196,7 +196,7 @@ class _GuardedConnection:
     timeout: Any
 
     def connect(self) -> None:
-        deadline = current()
+        deadline: Optional[Deadline] = getattr(_state, "deadline", None)
         if deadline is not None:
             self.timeout = deadline.clamp(_seconds(self.timeout), "connecting")
         try:
@@ -208,13 +208,13 @@ class _GuardedConnection:
 
     def request(self, method: str, url: str, body: Any = None, headers: Any = None,
                 **kwargs: Any) -> None:
-        deadline = current()
+        deadline: Optional[Deadline] = getattr(_state, "deadline", None)
         if deadline is not None:
             self.timeout = deadline.clamp(_seconds(self.timeout), "sending the request")
         super().request(method, url, body, headers, **kwargs)  # type: ignore[misc]
 
     def send(self, data: Any) -> None:
-        deadline = current()
+        deadline: Optional[Deadline] = getattr(_state, "deadline", None)
         if deadline is not None and self.sock is not None:
             # The socket waits at most self.timeout (set in request()); shorten it
             # only once less time than that is left.

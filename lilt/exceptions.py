@@ -25,8 +25,12 @@ subclass of a generated class, so existing ``except`` clauses keep working::
         │   └── ApiSSLError                 TLS failure (also urllib3 SSLError)
         └── TransferError                   a managed upload failed: file, upload id, key, parts
 
-Messages never contain credentials or presigned signatures: every text that
-comes from a URL or a response passes through :mod:`lilt._redact` first.
+Exceptions never hold credentials or presigned signatures: ``reason``,
+``body`` and ``headers`` pass through :mod:`lilt._redact` when the exception
+is made (a server may echo the key back), the urllib3 errors kept as
+``__cause__`` are scrubbed in place, and so ``str``, ``repr``, every attribute
+and a pickle are clean. ``str(e)`` shows excerpts: a server decides how long
+its reason, headers and body are.
 """
 
 from __future__ import annotations
@@ -137,9 +141,10 @@ class ApiException(OpenApiException):
     """An HTTP exchange failed or answered with a non-2xx status.
 
     ``status``, ``reason``, ``body``, ``data`` and ``headers`` are as in the
-    generated client. Added: ``error`` (the LILT ``{"message": ...}`` body
-    parsed into :class:`lilt.models.Error`, or None), ``message`` (its text)
-    and ``request_id`` (from the response headers, when the server sent one).
+    generated client, with secrets removed. Added: ``error`` (the LILT
+    ``{"message": ...}`` body parsed into :class:`lilt.models.Error`, or None),
+    ``message`` (its text) and ``request_id`` (from the response headers, when
+    the server sent one).
     """
 
     def __init__(

@@ -137,7 +137,7 @@ class RESTResponse(io.IOBase):
         if limit is None or (
             declared is not None
             and declared <= limit
-            and not response.headers.get("content-encoding")
+            and "content-encoding" not in response.headers
         ):
             return response.data  # the declared length bounds what is read
         if declared is not None and declared > limit:
@@ -190,6 +190,8 @@ def split_timeout(value: Any) -> tuple[Optional[urllib3.Timeout], Optional[float
     becomes the deadline (urllib3 itself would restart it on every retry).
     Anything else (None, 0) means neither.
     """
+    if value is None:
+        return None, None
     if isinstance(value, urllib3.Timeout):
         if not _is_seconds(value.total):
             return value, None
