@@ -172,14 +172,31 @@ class _GuardedReader(io.RawIOBase):
         super().close()
 
 
+class _GuardedSocket:
+    """What http.client's response is built from: a socket whose ``makefile``
+    gives a buffered :class:`_GuardedReader` (one buffer, not makefile's and ours)."""
+
+    __slots__ = ("reader", "sock")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.reader: Optional[_GuardedReader] = None
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        assert mode == "rb", mode  # http.client only ever reads its response
+        raw = self.sock.makefile("rb", buffering=0)  # the socket stream, counted by the socket
+        self.reader = _GuardedReader(raw, self.sock, getattr(_state, "deadline", None))
+        return io.BufferedReader(self.reader)
+
+
 class GuardedResponse(http.client.HTTPResponse):
     """http.client's response reading through a :class:`_GuardedReader`."""
 
     def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
-        super().__init__(sock, *args, **kwargs)
-        raw = self.fp.detach()  # makefile's buffer: keep its socket stream, drop the rest
-        self._guard = _GuardedReader(raw, sock, getattr(_state, "deadline", None))
-        self.fp = io.BufferedReader(self._guard)
+        guarded = _GuardedSocket(sock)
+        super().__init__(guarded, *args, **kwargs)  # type: ignore[arg-type]
+        assert guarded.reader is not None
+        self._guard = guarded.reader
 
     def begin(self) -> None:
         super().begin()

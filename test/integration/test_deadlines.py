@@ -14,16 +14,17 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 import urllib3
 
 import lilt
 from lilt.exceptions import ApiTimeoutError, ServiceException
-from support.http_server import Reply, Upstream
-from support.scripted_server import Connection, Request, ScriptedServer, head
+from support.http_server import Reply, Seen, Upstream
+from support.scripted_server import Connection, ScriptedServer, head
+
+MakeApiAt = Callable[..., lilt.UploadsApi]  # the api_at fixture (conftest)
 
 UPLOAD = {"id": 7, "filename": "a.txt", "status": "uploaded", "created_at": "2026-01-02T03:04:05Z"}
 # padded so that one byte every 50 ms takes about 25 s
@@ -33,31 +34,26 @@ HANG_GUARD = 8.0  # seconds; every server below would hold a call far longer
 FAST = lilt.RetryPolicy(attempts=4, backoff_base=0.01, backoff_cap=0.02)
 
 
-def drip_body(request: Request, conn: Connection) -> None:
+def drip_body(request: Seen, conn: Connection) -> None:
     conn.send(head(headers=(("Content-Type", "application/json"),), length=len(BODY)))
     conn.drip(BODY, DRIP)
 
 
-def drip_head(request: Request, conn: Connection) -> None:
+def drip_head(request: Seen, conn: Connection) -> None:
     filler = tuple((f"X-Filler-{n}", "x" * 8) for n in range(40))
     conn.drip(head(headers=(("Content-Type", "application/json"), *filler), length=2), DRIP)
     conn.send(b"{}")
 
 
 @pytest.fixture
-def clients() -> Iterator[list[lilt.ApiClient]]:
-    made: list[lilt.ApiClient] = []
-    yield made
-    for client in made:
-        client.close()
+def api_for(api_at: MakeApiAt) -> MakeApiAt:
+    def make(url: str, **settings: Any) -> lilt.UploadsApi:
+        settings.setdefault("retries", FAST)
+        settings.setdefault("username", "u-deadline")
+        settings.setdefault("password", "p-deadline")
+        return api_at(url, **settings)
 
-
-def api_for(url: str, clients: list[lilt.ApiClient], **config: Any) -> lilt.UploadsApi:
-    config.setdefault("retries", FAST)
-    client = lilt.ApiClient(lilt.Configuration(host=url, username="u-deadline",
-                                               password="p-deadline", **config))
-    clients.append(client)
-    return lilt.UploadsApi(client)
+    return make
 
 
 def timed(call: Any) -> tuple[BaseException, float]:
@@ -69,10 +65,10 @@ def timed(call: Any) -> tuple[BaseException, float]:
 
 @pytest.mark.parametrize("where", ["call", "configuration", "urllib3-total"])
 def test_a_dripped_body_cannot_hold_the_call_past_its_deadline(
-    clients: list[lilt.ApiClient], where: str
+    api_for: MakeApiAt, where: str
 ) -> None:
     with ScriptedServer(drip_body) as server:
-        api = api_for(server.url, clients)
+        api = api_for(server.url)
         options: dict[str, Any] = {}
         if where == "call":
             options["_request_timeout"] = 1.0
@@ -90,10 +86,10 @@ def test_a_dripped_body_cannot_hold_the_call_past_its_deadline(
 
 
 def test_a_dripped_head_cannot_hold_the_call_past_its_deadline(
-    clients: list[lilt.ApiClient],
+    api_for: MakeApiAt,
 ) -> None:
     with ScriptedServer(drip_head) as server:
-        api = api_for(server.url, clients)
+        api = api_for(server.url)
         error, elapsed = timed(lambda: api.get_upload_by_id(7, _request_timeout=1.0))
         assert isinstance(error, ApiTimeoutError), repr(error)
         assert elapsed < HANG_GUARD
@@ -101,11 +97,11 @@ def test_a_dripped_head_cannot_hold_the_call_past_its_deadline(
 
 
 def test_the_deadline_bounds_reading_an_unread_response_too(
-    clients: list[lilt.ApiClient],
+    api_for: MakeApiAt,
 ) -> None:
     """``_without_preload_content``: the caller's own reads end at the call's deadline."""
     with ScriptedServer(drip_body) as server:
-        api = api_for(server.url, clients)
+        api = api_for(server.url)
         raw = api.get_upload_by_id_without_preload_content(7, _request_timeout=1.0)
         assert raw.status == 200
         error, elapsed = timed(raw.read)
@@ -114,10 +110,10 @@ def test_the_deadline_bounds_reading_an_unread_response_too(
         raw.release_conn()
 
 
-def test_retries_stop_at_the_deadline(clients: list[lilt.ApiClient]) -> None:
+def test_retries_stop_at_the_deadline(api_for: MakeApiAt) -> None:
     with Upstream() as server:
         server.queue(*[Reply(200, UPLOAD, delay=10) for _ in range(4)])
-        api = api_for(server.url, clients)
+        api = api_for(server.url)
         error, elapsed = timed(lambda: api.get_upload_by_id(7, _request_timeout=0.5))
         assert isinstance(error, ApiTimeoutError), repr(error)
         assert elapsed < HANG_GUARD
@@ -126,40 +122,40 @@ def test_retries_stop_at_the_deadline(clients: list[lilt.ApiClient]) -> None:
 
 
 def test_a_wait_hint_longer_than_the_time_left_ends_the_call(
-    clients: list[lilt.ApiClient],
+    api_for: MakeApiAt,
 ) -> None:
     with Upstream() as server:
         busy = Reply(503, {"message": "busy"}, {"Retry-After": "3"})
         server.queue(*[busy for _ in range(4)])
-        api = api_for(server.url, clients, retries=None)
+        api = api_for(server.url, retries=None)
         error, elapsed = timed(lambda: api.get_upload_by_id(7, _request_timeout=1.0))
         assert isinstance(error, ServiceException) and error.status == 503, repr(error)
         assert elapsed < 2.5  # not even the first 3 s wait was started
         assert len(server.seen) == 1
 
 
-def test_a_pair_keeps_its_per_phase_meaning(clients: list[lilt.ApiClient]) -> None:
+def test_a_pair_keeps_its_per_phase_meaning(api_for: MakeApiAt) -> None:
     """(connect, read): each wait for data is bounded, not the whole call."""
     short = json.dumps(UPLOAD).encode()
 
-    def drip_short(request: Request, conn: Connection) -> None:
+    def drip_short(request: Seen, conn: Connection) -> None:
         # 4 bytes every 50 ms: over a second in all, each piece well within 0.5 s
         conn.send(head(headers=(("Content-Type", "application/json"),), length=len(short)))
         conn.drip(short, DRIP, chunk=4)
 
     with ScriptedServer(drip_short) as server, Upstream() as stalling:
-        assert api_for(server.url, clients).get_upload_by_id(7, _request_timeout=(5, 0.5)).id == 7
+        assert api_for(server.url).get_upload_by_id(7, _request_timeout=(5, 0.5)).id == 7
         stalling.queue(Reply(200, UPLOAD, delay=10), Reply(200, UPLOAD))
-        stalled = api_for(stalling.url, clients)
+        stalled = api_for(stalling.url)
         assert stalled.get_upload_by_id(7, _request_timeout=(5, 0.3)).id == 7
         assert len(stalling.seen) == 2  # the stalled attempt was retried
 
 
 def test_a_server_that_never_reads_the_request_cannot_hold_the_call(
-    clients: list[lilt.ApiClient],
+    api_for: MakeApiAt,
 ) -> None:
     with _Silent() as silent:
-        rest = api_for(silent.url, clients).api_client.rest_client
+        rest = api_for(silent.url).api_client.rest_client
         body = "x" * (32 * 1024 * 1024)  # more than the socket buffers hold
         error, elapsed = timed(lambda: rest.request(
             "POST", f"{silent.url}/v2/upload/s3/params", headers={"Content-Type": "text/plain"},
@@ -170,16 +166,10 @@ def test_a_server_that_never_reads_the_request_cannot_hold_the_call(
 
 
 def test_waiting_for_a_pooled_connection_ends_at_the_deadline(
-    clients: list[lilt.ApiClient],
+    api_for: MakeApiAt,
 ) -> None:
     with ScriptedServer(drip_body) as server:
-        api = api_for(server.url, clients)
-        config = api.api_client.configuration
-        config.connection_pool_maxsize = 1
-        config.connection_pool_block = True
-        client = lilt.ApiClient(config)
-        clients.append(client)
-        api = lilt.UploadsApi(client)
+        api = api_for(server.url, connection_pool_maxsize=1, connection_pool_block=True)
         held = api.get_upload_by_id_without_preload_content(7, _request_timeout=20)
         outcome: list[BaseException] = []
 

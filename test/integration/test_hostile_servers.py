@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import gzip
 import tracemalloc
-from collections.abc import Iterator
 from typing import Any, Callable
 
 import pytest
@@ -25,7 +24,9 @@ import pytest
 import lilt
 from lilt.exceptions import ApiConnectionError, ApiException, ServiceException
 from support.http_server import Reply, Seen, Upstream
-from support.scripted_server import Connection, Request, ScriptedServer, head
+from support.scripted_server import Connection, ScriptedServer, head
+
+MakeApiAt = Callable[..., lilt.UploadsApi]  # the api_at fixture (conftest)
 
 MiB = 1024 * 1024
 HUGE = 64 * MiB
@@ -36,23 +37,15 @@ START = lilt.InitiateMultipartUploadBody(filename="a.bin", type="application/oct
 
 
 @pytest.fixture
-def clients() -> Iterator[list[lilt.ApiClient]]:
-    made: list[lilt.ApiClient] = []
-    yield made
-    for client in made:
-        client.close()
+def api_for(api_at: MakeApiAt) -> MakeApiAt:
+    def make(url: str, **settings: Any) -> lilt.UploadsApi:
+        settings.setdefault("retries", FAST)
+        settings.setdefault("username", "u-hostile")
+        settings.setdefault("password", "p-hostile")
+        settings.setdefault("max_response_bytes", LIMIT)
+        return api_at(url, **settings)
 
-
-def api_for(url: str, clients: list[lilt.ApiClient], **config: Any) -> lilt.UploadsApi:
-    config.setdefault("retries", FAST)
-    config.setdefault("username", "u-hostile")
-    config.setdefault("password", "p-hostile")
-    limit = config.pop("max_response_bytes", LIMIT)
-    configuration = lilt.Configuration(host=url, **config)
-    configuration.max_response_bytes = limit
-    client = lilt.ApiClient(configuration)
-    clients.append(client)
-    return lilt.UploadsApi(client)
+    return make
 
 
 def peak_memory(call: Callable[[], Any]) -> tuple[BaseException, int]:
@@ -69,7 +62,7 @@ def peak_memory(call: Callable[[], Any]) -> tuple[BaseException, int]:
 ZEROS = b"0" * MiB
 
 
-def endless(request: Request, conn: Connection, *, chunked: bool) -> None:
+def endless(request: Seen, conn: Connection, *, chunked: bool) -> None:
     if chunked:
         conn.send(head(headers=(("Content-Type", "application/json"),
                                 ("Transfer-Encoding", "chunked"))))
@@ -95,10 +88,10 @@ def assert_refused_for_size(error: BaseException, peak: int, server: ScriptedSer
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 def test_a_body_over_the_limit_is_refused_without_being_held(
-    clients: list[lilt.ApiClient], chunked: bool
+    api_for: MakeApiAt, chunked: bool
 ) -> None:
     with ScriptedServer(lambda r, c: endless(r, c, chunked=chunked)) as server:
-        api = api_for(server.url, clients)
+        api = api_for(server.url)
         error, peak = peak_memory(lambda: api.get_upload_by_id(7))
         assert_refused_for_size(error, peak, server)
         declared = getattr(error, "declared_size", "missing")
@@ -109,44 +102,44 @@ def test_a_body_over_the_limit_is_refused_without_being_held(
         assert len(server.seen) == 2
 
 
-def test_a_compressed_body_is_limited_by_its_decoded_size(clients: list[lilt.ApiClient]) -> None:
+def test_a_compressed_body_is_limited_by_its_decoded_size(api_for: MakeApiAt) -> None:
     bomb = gzip.compress(b"0" * HUGE, compresslevel=9)
 
-    def inflating(request: Request, conn: Connection) -> None:
+    def inflating(request: Seen, conn: Connection) -> None:
         conn.send(head(headers=(("Content-Type", "application/json"),
                                 ("Content-Encoding", "gzip")), length=len(bomb)) + bomb)
 
     with ScriptedServer(inflating) as server:
-        api = api_for(server.url, clients)
+        api = api_for(server.url)
         error, peak = peak_memory(lambda: api.get_upload_by_id(7))
         assert type(error).__name__ == "ResponseTooLargeError", repr(error)
         assert peak < 8 * MiB, f"{peak} bytes traced: the body was inflated whole"
 
 
-def test_the_default_limit_is_16_mib(clients: list[lilt.ApiClient]) -> None:
+def test_the_default_limit_is_16_mib(api_for: MakeApiAt) -> None:
     assert getattr(lilt.Configuration(), "max_response_bytes", None) == 16 * MiB
 
-    def over(request: Request, conn: Connection) -> None:
+    def over(request: Seen, conn: Connection) -> None:
         conn.send(head(length=16 * MiB + 1))
         conn.send(b"0" * (16 * MiB + 1))
 
     with ScriptedServer(over) as server:
-        api = api_for(server.url, clients, max_response_bytes=16 * MiB)
+        api = api_for(server.url, max_response_bytes=16 * MiB)
         with pytest.raises(ApiException) as caught:
             api.get_upload_by_id(7)
         assert type(caught.value).__name__ == "ResponseTooLargeError"
 
 
-def test_error_texts_stay_short_whatever_the_server_sends(clients: list[lilt.ApiClient]) -> None:
+def test_error_texts_stay_short_whatever_the_server_sends(api_for: MakeApiAt) -> None:
     page = b"<html>" + b"x" * (2 * MiB) + b"</html>"
 
-    def verbose(request: Request, conn: Connection) -> None:
+    def verbose(request: Seen, conn: Connection) -> None:
         headers = tuple((f"X-Noise-{n}", "n" * 500) for n in range(90))
         conn.send(head(status="500 " + "Broken" * 5000, headers=(
             ("Content-Type", "text/html"), *headers), length=len(page)) + page)
 
     with ScriptedServer(verbose) as server:
-        api = api_for(server.url, clients, retries=0, max_response_bytes=16 * MiB)
+        api = api_for(server.url, retries=0, max_response_bytes=16 * MiB)
         with pytest.raises(ServiceException) as caught:
             api.get_upload_by_id(7)
         error = caught.value
@@ -167,13 +160,13 @@ CUTS = {
 
 @pytest.mark.parametrize("cut", sorted(CUTS))
 def test_a_head_cut_off_by_a_closed_connection_is_a_connection_error(
-    clients: list[lilt.ApiClient], cut: str
+    api_for: MakeApiAt, cut: str
 ) -> None:
-    def cut_short(request: Request, conn: Connection) -> None:
+    def cut_short(request: Seen, conn: Connection) -> None:
         conn.send(CUTS[cut])  # and close
 
     with ScriptedServer(cut_short) as server:
-        api = api_for(server.url, clients)
+        api = api_for(server.url)
         with pytest.raises(ApiConnectionError):
             api.get_upload_by_id(7)
         assert len(server.seen) == 4  # a GET whose answer broke off is retried
@@ -200,14 +193,14 @@ AUTH = {
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
 @pytest.mark.parametrize("method", sorted(CALLS))
 def test_a_redirect_to_another_host_is_not_followed(
-    clients: list[lilt.ApiClient], method: str, status: int, auth: str
+    api_for: MakeApiAt, method: str, status: int, auth: str
 ) -> None:
     with Upstream() as other:
         def elsewhere(seen: Seen) -> Reply:
             return Reply(status, b"", {"Location": f"{other.url}{seen.target}"})
 
         with Upstream(elsewhere) as api_server:
-            api = api_for(api_server.url, clients, **AUTH[auth])
+            api = api_for(api_server.url, **AUTH[auth])
             with pytest.raises(ApiException) as caught:
                 CALLS[method](api)
             assert caught.value.status == status
@@ -216,7 +209,7 @@ def test_a_redirect_to_another_host_is_not_followed(
 
 
 def test_same_origin_redirects_are_followed_with_the_credentials(
-    clients: list[lilt.ApiClient],
+    api_for: MakeApiAt,
 ) -> None:
     def moved(seen: Seen) -> Reply:
         if seen.path == "/v2/upload/7":
@@ -228,7 +221,7 @@ def test_same_origin_redirects_are_followed_with_the_credentials(
         return Reply(200, {**UPLOAD, "id": int(seen.path.rsplit("/", 1)[1])})
 
     with Upstream(moved) as server:
-        api = api_for(server.url, clients)
+        api = api_for(server.url)
         assert api.get_upload_by_id(7).id == 8
         assert all(s.header("Authorization") for s in server.seen)
         del server.seen[:]
@@ -242,9 +235,9 @@ def test_same_origin_redirects_are_followed_with_the_credentials(
         assert server.seen[2].body == b"" and server.seen[2].header("Content-Type") is None
 
 
-def test_a_redirect_loop_ends_after_five_hops(clients: list[lilt.ApiClient]) -> None:
+def test_a_redirect_loop_ends_after_five_hops(api_for: MakeApiAt) -> None:
     with Upstream(lambda seen: Reply(302, b"", {"Location": seen.target})) as server:
-        api = api_for(server.url, clients)
+        api = api_for(server.url)
         with pytest.raises(ApiException) as caught:
             api.get_upload_by_id(7)
         assert caught.value.status == 302

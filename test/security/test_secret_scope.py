@@ -25,8 +25,8 @@ import pytest
 
 import lilt
 from lilt._redact import REDACTED, known_secrets, redact_text
-from support.http_server import Upstream
-from support.scripted_server import Connection, Request, ScriptedServer
+from support.http_server import Seen, Upstream
+from support.scripted_server import Connection, ScriptedServer
 
 KEY = "scope-key/7c1e+" + uuid.uuid4().hex[:12]
 USER, PASSWORD = "scope-user-91ab", "scope-pass-" + uuid.uuid4().hex[:12]
@@ -59,10 +59,10 @@ def records() -> Iterator[Records]:
     root.removeHandler(handler)
 
 
-def malformed_head(raw_secret: str) -> Callable[[Request, Connection], None]:
+def malformed_head(raw_secret: str) -> Callable[[Seen, Connection], None]:
     """A head with a line that is no header, echoing the credentials back."""
 
-    def script(request: Request, conn: Connection) -> None:
+    def script(request: Seen, conn: Connection) -> None:
         echo = f"you sent {request.target} with {request.header('Authorization')} and {raw_secret}"
         conn.send(
             b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"

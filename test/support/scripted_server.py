@@ -4,7 +4,7 @@
 tests need what it cannot send: a response head dripped one byte at a time, a
 head cut off by a closed connection, malformed header lines, a body larger
 than the client will take. Each connection reads one request (head, and body
-by ``Content-Length``), records it in ``seen`` and hands it to the script,
+by ``Content-Length``), records it in ``seen`` (a :class:`~support.http_server.Seen`) and hands it to the script,
 ``script(request, connection)``, which writes what it likes through
 :class:`Connection` and returns True to keep the connection for another request.
 
@@ -17,26 +17,11 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from dataclasses import dataclass
 from typing import Callable, Optional
 
+from support.http_server import Seen
+
 MAX_HEAD = 256 * 1024
-
-
-@dataclass(frozen=True)
-class Request:
-    method: str
-    target: str
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def path(self) -> str:
-        return self.target.split("?", 1)[0]
-
-    def header(self, name: str) -> Optional[str]:
-        lowered = name.lower()
-        return next((v for k, v in self.headers.items() if k.lower() == lowered), None)
 
 
 class Connection:
@@ -71,7 +56,7 @@ class Connection:
         return self._stopping.wait(seconds)
 
 
-Script = Callable[[Request, Connection], Optional[bool]]
+Script = Callable[[Seen, Connection], Optional[bool]]
 
 
 def head(status: str = "200 OK", headers: tuple[tuple[str, str], ...] = (), length: Optional[int] = None) -> bytes:
@@ -88,7 +73,7 @@ class ScriptedServer:
 
     def __init__(self, script: Script) -> None:
         self.script = script
-        self.seen: list[Request] = []
+        self.seen: list[Seen] = []
         self.connections: list[Connection] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -164,7 +149,7 @@ class ScriptedServer:
                 sock.close()
 
 
-def _read_request(sock: socket.socket, buffered: bytes) -> tuple[Optional[Request], bytes]:
+def _read_request(sock: socket.socket, buffered: bytes) -> tuple[Optional[Seen], bytes]:
     while b"\r\n\r\n" not in buffered:
         if len(buffered) > MAX_HEAD:
             return None, b""
@@ -182,4 +167,4 @@ def _read_request(sock: socket.socket, buffered: bytes) -> tuple[Optional[Reques
         if not data:
             return None, b""
         rest += data
-    return Request(method, target, headers, rest[:length]), rest[length:]
+    return Seen(method, target, headers, rest[:length]), rest[length:]
