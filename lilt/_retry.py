@@ -21,6 +21,8 @@ from typing_extensions import Self
 from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
+from lilt._deadline import current as current_deadline
+
 #: statuses that mean "not processed, try again later" for any method
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 #: methods whose repetition has no additional effect
@@ -140,7 +142,8 @@ class LiltRetry(Retry):
 
     A 429 is retried for every method (the server refused it before doing any work).
     A hint longer than ``longest_wait`` stops retrying so the caller sees the
-    :class:`~lilt.exceptions.RateLimitError` and its ``retry_after`` at once.
+    :class:`~lilt.exceptions.RateLimitError` and its ``retry_after`` at once;
+    so does a wait that would end after the call's deadline (:mod:`lilt._deadline`).
     """
 
     RETRY_AFTER_STATUS_CODES = frozenset({413, 429, 503})
@@ -177,6 +180,14 @@ class LiltRetry(Retry):
     def get_backoff_time(self) -> float:
         return super().get_backoff_time() * _random.random()
 
+    def _longest_wait(self, response: Any) -> float:
+        """The most :meth:`sleep` may wait before the next attempt."""
+        if response is not None and self.respect_retry_after_header:
+            hint = self.get_retry_after(response)
+            if hint:
+                return hint
+        return super().get_backoff_time()  # the jitter's ceiling
+
     def increment(
         self,
         method: Optional[str] = None,
@@ -197,6 +208,11 @@ class LiltRetry(Retry):
                 reason = ResponseError(f"server asks to wait {hint:.0f} s")
                 raise MaxRetryError(_pool, url, reason)
         new = super().increment(method, url, response, error, _pool, _stacktrace)
+        deadline = current_deadline()
+        if deadline is not None and new._longest_wait(response) >= deadline.remaining():
+            # No time for the wait and another attempt: report the last outcome now.
+            last: Exception = error or ResponseError("no time left before the deadline")
+            raise MaxRetryError(_pool, url, last)
         if new.started is None:
             # The clock starts at the first failure: retrying stops once the
             # budget is spent after it.

@@ -39,6 +39,7 @@ from typing_extensions import Self
 
 import lilt.models
 from lilt import rest
+from lilt._redact import redact_text, redact_value, scrub_exception
 from lilt.api_response import ApiResponse
 from lilt.api_response import T as ApiResponseT
 from lilt.configuration import Configuration
@@ -314,12 +315,16 @@ class ApiClient:
             )
             return mark_fields_set(adapter.validate_json(body))
         except (ValueError, ValidationError, RecursionError, LookupError) as exc:
-            type_name = getattr(response_type, "__name__", str(response_type))
-            raise ResponseDecodeError(
-                http_resp=response_data,
-                reason=f"Response body is not a valid {type_name}: {_first_line(exc)}",
-                body=_text_of(response_data),
-            ) from exc
+            failure: Exception = exc
+        # Raised outside the except block, so the original (which quotes the
+        # body, secrets and all) is not kept as __context__ either.
+        cause = _without_secrets(failure)
+        type_name = getattr(response_type, "__name__", str(response_type))
+        raise ResponseDecodeError(
+            http_resp=response_data,
+            reason=f"Response body is not a valid {type_name}: {_first_line(cause)}",
+            body=_text_of(response_data),
+        ) from cause
 
     def deserialize(
         self, response_text: Optional[str], response_type: Any, content_type: Optional[str]
@@ -563,6 +568,33 @@ def _text_of(response: rest.RESTResponse) -> str:
         return (response.data or b"").decode(encoding, errors="replace")
     except LookupError:
         return (response.data or b"").decode("utf-8", errors="replace")
+
+
+def _without_secrets(exc: Exception) -> Exception:
+    """The decoding error, or a copy of it whose quoted input has its secrets removed.
+
+    pydantic's errors keep the offending input (for invalid JSON, the whole
+    body) and cannot be changed in place, so one that quotes a secret is
+    rebuilt with redacted inputs.
+    """
+    if not isinstance(exc, ValidationError):
+        scrub_exception(exc)
+        return exc
+    errors = exc.errors(include_url=False)
+    if redact_text(repr(errors)) == repr(errors):
+        return exc
+    line_errors: list[Any] = []
+    for error in errors:
+        line: dict[str, Any] = {
+            "type": error["type"], "loc": error["loc"], "input": redact_value(error["input"]),
+        }
+        if "ctx" in error:
+            line["ctx"] = redact_value(error["ctx"])
+        line_errors.append(line)
+    try:
+        return ValidationError.from_exception_data(exc.title, line_errors)
+    except (TypeError, ValueError, KeyError):
+        return ValueError(redact_text(str(exc)))
 
 
 def _first_line(exc: BaseException) -> str:

@@ -9,9 +9,10 @@ order, attributes and methods). What changed, and why:
   redacted request logging.
 - When Basic auth is configured the API key is not also put in the URL, and
   an empty key sends nothing (the generated client sent ``key=None``).
-- ``timeout`` gives every call a connect and read timeout (the generated
-  client had none, so a stalled server hung forever); ``_request_timeout``
-  still wins per call.
+- ``timeout`` gives every call a connect and read timeout and a deadline for
+  the whole call (the generated client had none, so a stalled server hung
+  forever); ``_request_timeout`` still wins per call.
+- ``max_response_bytes`` refuses a response body over 16 MiB.
 - ``retries=None`` now means the SDK's default policy (connection errors and
   429/502/503/504, honouring ``Retry-After``; POSTs only when provably not
   processed); ``retries=0`` turns retrying off.
@@ -31,13 +32,14 @@ import multiprocessing
 import os
 import sys
 import threading
+import weakref
 from logging import FileHandler
 from typing import Any, ClassVar, Optional, Union
 
 import urllib3
 from typing_extensions import NotRequired, Self, TypedDict
 
-from lilt._redact import register_secret
+from lilt._redact import secret_variants
 from lilt._retry import RetryPolicy
 
 __all__ = [
@@ -118,8 +120,11 @@ class HostSetting(TypedDict):
 
 
 DEFAULT_HOST = "https://api.lilt.com"
-#: connect and read timeouts, in seconds, when neither the call nor the configuration sets one
-DEFAULT_TIMEOUT = urllib3.Timeout(connect=10.0, read=120.0)
+#: when neither the call nor the configuration sets one: 10 s to connect, 120 s for
+#: each piece of the response, and 300 s for the whole call, retries included
+DEFAULT_TIMEOUT = urllib3.Timeout(connect=10.0, read=120.0, total=300.0)
+#: the largest response body an API call accepts, in bytes (after decoding)
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 #: retry policy for API calls when ``Configuration.retries`` is None
 DEFAULT_API_RETRY_POLICY = RetryPolicy(
     attempts=4,
@@ -134,8 +139,13 @@ TimeoutT = Union[None, float, tuple[float, float], urllib3.Timeout]
 RetriesT = Union[None, bool, int, urllib3.Retry, RetryPolicy]
 
 _package_logger = logging.getLogger("lilt")
-_log_handler_lock = threading.Lock()
-_debug_users = 0  # configurations with debug on; the handler goes when the last turns it off
+# Reentrant: a configuration collected while this thread holds it reconciles too.
+_log_handler_lock = threading.RLock()
+#: live configurations with ``debug`` on; the stderr handler stays while there is one
+_debug_configurations: weakref.WeakSet[Configuration] = weakref.WeakSet()
+_debug_finalizers: weakref.WeakKeyDictionary[Configuration, weakref.finalize[Any, Any]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def enable_debug_logging(stream: Any = None) -> logging.Handler:
@@ -156,21 +166,32 @@ def enable_debug_logging(stream: Any = None) -> logging.Handler:
         return handler
 
 
-def _debug_user(joining: bool) -> None:
-    """Count configurations with ``debug`` on; the last one off removes the handler."""
-    global _debug_users
+def _want_debug(configuration: Configuration, wanted: bool) -> None:
+    """Count ``configuration`` in or out of those that want the debug handler."""
     with _log_handler_lock:
-        _debug_users = max(0, _debug_users + (1 if joining else -1))
-        remaining = _debug_users
-    if joining:
-        enable_debug_logging()
-        return
-    if remaining == 0:
-        with _log_handler_lock:
-            for handler in list(_package_logger.handlers):
-                if getattr(handler, "_lilt_debug", False):
-                    _package_logger.removeHandler(handler)
-                    _package_logger.setLevel(logging.NOTSET)
+        if wanted:
+            _debug_configurations.add(configuration)
+            if configuration not in _debug_finalizers:
+                # A configuration dropped with debug on stops wanting it too.
+                _debug_finalizers[configuration] = weakref.finalize(
+                    configuration, _reconcile_debug_handler
+                )
+        else:
+            _debug_configurations.discard(configuration)
+    _reconcile_debug_handler()
+
+
+def _reconcile_debug_handler() -> None:
+    """Install the debug handler while a live configuration wants it; remove it after."""
+    with _log_handler_lock:
+        wanted = any(True for _ in _debug_configurations)  # skips the collected ones
+        if wanted:
+            enable_debug_logging()
+            return
+        for handler in list(_package_logger.handlers):
+            if getattr(handler, "_lilt_debug", False):
+                _package_logger.removeHandler(handler)
+                _package_logger.setLevel(logging.NOTSET)
 
 
 class Configuration:
@@ -245,8 +266,6 @@ class Configuration:
         self.username = username
         self.password = password
         self.access_token = access_token
-        for secret in (*self.api_key.values(), username, password):
-            register_secret(secret)
 
         self.logger = {
             "package_logger": logging.getLogger("lilt"),
@@ -279,8 +298,12 @@ class Configuration:
         self.proxy_headers: Optional[dict[str, str]] = None
         self.safe_chars_for_path_param = ""
         self.retries: RetriesT = retries
-        #: default timeout of every call; ``_request_timeout`` overrides it per call
+        #: default timeout of every call; ``_request_timeout`` overrides it per call.
+        #: A number is a deadline for the whole call, a (connect, read) pair per-phase
+        #: limits, a ``urllib3.Timeout`` both (its ``total`` is the deadline).
         self.timeout: TimeoutT = DEFAULT_TIMEOUT
+        #: a larger response body raises ResponseTooLargeError (None: no limit)
+        self.max_response_bytes: Optional[int] = DEFAULT_MAX_RESPONSE_BYTES
         self.client_side_validation = True
         self.socket_options: Any = None
         self.datetime_format = "%Y-%m-%dT%H:%M:%S.%f%z"
@@ -301,6 +324,9 @@ class Configuration:
         result.logger = copy.copy(self.logger)
         result.logger_file_handler = None
         result.logger_stream_handler = None
+        if result.debug:
+            # The copy wants the debug handler as much as the original does.
+            _want_debug(result, True)
         return result
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -364,7 +390,7 @@ class Configuration:
         value = bool(value)
         if value != self.__debug:
             self.__debug = value
-            _debug_user(value)
+            _want_debug(self, value)
 
     @property
     def logger_format(self) -> str:
@@ -388,7 +414,6 @@ class Configuration:
     def _api_key_value(self, identifier: str, alias: Optional[str] = None) -> Optional[str]:
         key = self.api_key.get(identifier, self.api_key.get(alias) if alias is not None else None)
         if key:
-            register_secret(key)
             prefix = self.api_key_prefix.get(identifier)
             return f"{prefix} {key}" if prefix else key
         return None
@@ -428,6 +453,35 @@ class Configuration:
                     "value": value,
                 }
         return auth
+
+    def _secret_values(self) -> frozenset[str]:
+        """The credentials this configuration sends, in every form text may hold them.
+
+        What :mod:`lilt._redact` scrubs by value for the clients built on it;
+        recomputed only when the key, prefix, user name or password change.
+        """
+        state = (
+            tuple(self.api_key.items()),
+            tuple(self.api_key_prefix.items()),
+            self.username,
+            self.password,
+        )
+        cached = self.__dict__.get("_secrets_cache")
+        if cached is not None and cached[0] == state:
+            return cached[1]  # type: ignore[no-any-return]
+        values: set[str] = set()
+        for identifier, key in self.api_key.items():
+            values |= secret_variants(key)
+            prefix = self.api_key_prefix.get(identifier)
+            if prefix and isinstance(key, str):
+                values |= secret_variants(f"{prefix} {key}")
+        values |= secret_variants(self.username) | secret_variants(self.password)
+        if self.username is not None and self.password is not None:
+            token = _basic_token(str(self.username), str(self.password))
+            values |= secret_variants(token.partition(" ")[2])
+        result = frozenset(values)
+        self._secrets_cache = (state, result)
+        return result
 
     # -- reports and hosts ------------------------------------------------
 
@@ -505,7 +559,5 @@ class Configuration:
 
 @functools.lru_cache(maxsize=16)
 def _basic_token(username: str, password: str) -> str:
-    """The Basic ``Authorization`` value, computed (and registered as a secret) once."""
-    token = urllib3.util.make_headers(basic_auth=f"{username}:{password}")["authorization"]
-    register_secret(token.partition(" ")[2])
-    return token
+    """The Basic ``Authorization`` value, computed once per pair."""
+    return urllib3.util.make_headers(basic_auth=f"{username}:{password}")["authorization"]

@@ -18,14 +18,19 @@ subclass of a generated class, so existing ``except`` clauses keep working::
         ├── RateLimitError                  429, with ``retry_after``
         ├── ServiceException                5xx
         ├── ResponseDecodeError             2xx body not of the declared type (also ValueError)
+        ├── ResponseTooLargeError           body over Configuration.max_response_bytes
         ├── ApiConnectionError              no usable response (also urllib3 MaxRetryError,
         │   │                               ProtocolError)
         │   ├── ApiTimeoutError             connect or read timeout (also ReadTimeoutError)
         │   └── ApiSSLError                 TLS failure (also urllib3 SSLError)
         └── TransferError                   a managed upload failed: file, upload id, key, parts
 
-Messages never contain credentials or presigned signatures: every text that
-comes from a URL or a response passes through :mod:`lilt._redact` first.
+Exceptions never hold credentials or presigned signatures: ``reason``,
+``body`` and ``headers`` pass through :mod:`lilt._redact` when the exception
+is made (a server may echo the key back), the urllib3 errors kept as
+``__cause__`` are scrubbed in place, and so ``str``, ``repr``, every attribute
+and a pickle are clean. ``str(e)`` shows excerpts: a server decides how long
+its reason, headers and body are.
 """
 
 from __future__ import annotations
@@ -34,9 +39,10 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, Optional
 
+from urllib3 import HTTPHeaderDict
 from urllib3 import exceptions as _u3
 
-from lilt._redact import redact_headers, redact_text
+from lilt._redact import known_secrets, redact_headers, redact_text
 
 if TYPE_CHECKING:
     from lilt.models.error import Error
@@ -57,6 +63,7 @@ __all__ = [
     "OpenApiException",
     "RateLimitError",
     "ResponseDecodeError",
+    "ResponseTooLargeError",
     "ServiceException",
     "TransferError",
     "UnauthorizedException",
@@ -65,6 +72,21 @@ __all__ = [
 ]
 
 REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-amz-request-id", "x-correlation-id")
+#: the most characters ``str(e)`` shows of a reason, of the headers and of a body
+REASON_EXCERPT = 500
+HEADERS_EXCERPT = 2_000
+BODY_EXCERPT = 2_000
+#: read past an excerpt's end before redacting, so no secret is cut in half
+_REDACTION_MARGIN = 1_024
+
+
+def _excerpt(value: object, limit: int) -> str:
+    """``str(value)`` redacted and cut to ``limit`` characters, saying how much was left out."""
+    text = str(value)
+    window = redact_text(text[: limit + _REDACTION_MARGIN])
+    if len(text) <= limit and len(window) <= limit:
+        return window
+    return f"{window[:limit]}... [{len(text) - limit} more characters]"
 
 
 class OpenApiException(Exception):
@@ -119,9 +141,10 @@ class ApiException(OpenApiException):
     """An HTTP exchange failed or answered with a non-2xx status.
 
     ``status``, ``reason``, ``body``, ``data`` and ``headers`` are as in the
-    generated client. Added: ``error`` (the LILT ``{"message": ...}`` body
-    parsed into :class:`lilt.models.Error`, or None), ``message`` (its text)
-    and ``request_id`` (from the response headers, when the server sent one).
+    generated client, with secrets removed. Added: ``error`` (the LILT
+    ``{"message": ...}`` body parsed into :class:`lilt.models.Error`, or None),
+    ``message`` (its text) and ``request_id`` (from the response headers, when
+    the server sent one).
     """
 
     def __init__(
@@ -149,6 +172,14 @@ class ApiException(OpenApiException):
                     # Never lose the body: undecodable bytes become U+FFFD.
                     self.body = bytes(raw).decode("utf-8", errors="replace")
             self.headers = http_resp.getheaders()
+        # Scrubbed once, here: whatever the server echoed back (a key, a Basic
+        # token, a presigned URL) is gone from every attribute, str and pickle.
+        secrets = known_secrets()
+        if isinstance(self.reason, str):
+            self.reason = redact_text(self.reason, secrets)
+        if isinstance(self.body, str):
+            self.body = redact_text(self.body, secrets)
+        self.headers = _scrubbed_headers(self.headers, secrets)
         self.error: Optional[Error] = _parse_error_body(self.body)
         # Not super(): the transport subclasses also inherit urllib3 classes
         # whose constructors take other arguments.
@@ -180,17 +211,36 @@ class ApiException(OpenApiException):
         raise exc_class(http_resp=http_resp, body=body, data=data)
 
     def __str__(self) -> str:
-        error_message = f"({self.status})\nReason: {self.reason}\n"
+        # The generated client's format, with each part cut to an excerpt: a
+        # server decides how long its reason, headers and body are.
+        error_message = f"({self.status})\nReason: {_excerpt(self.reason, REASON_EXCERPT)}\n"
         if self.headers:
             headers = type(self.headers)(redact_headers(self.headers))
-            error_message += f"HTTP response headers: {headers}\n"
+            error_message += f"HTTP response headers: {_excerpt(headers, HEADERS_EXCERPT)}\n"
         if self.data or self.body:
-            error_message += f"HTTP response body: {self.data or self.body}\n"
-        return redact_text(error_message)
+            body = _excerpt(self.data or self.body, BODY_EXCERPT)
+            error_message += f"HTTP response body: {body}\n"
+        return error_message
 
     def __repr__(self) -> str:
-        reason = redact_text(str(self.reason))
+        reason = _excerpt(self.reason, REASON_EXCERPT)
         return f"{type(self).__name__}(status={self.status!r}, reason={reason!r})"
+
+
+def _scrubbed_headers(headers: Any, secrets: list[str]) -> Any:
+    """``headers`` with secrets removed from the values (the same object when it had none)."""
+    if not headers:
+        return headers
+    pairs = list(headers.iteritems() if hasattr(headers, "iteritems") else headers.items())
+    cleaned = [(name, redact_text(str(value), secrets)) for name, value in pairs]
+    if all(new == value for (_, new), (_, value) in zip(cleaned, pairs)):
+        return headers
+    if isinstance(headers, HTTPHeaderDict):
+        result = HTTPHeaderDict()
+        for name, value in cleaned:
+            result.add(name, value)
+        return result
+    return dict(cleaned)
 
 
 def _parse_error_body(body: Optional[str]) -> Optional[Error]:
@@ -255,6 +305,34 @@ class ResponseDecodeError(ApiException, ValueError):
 
     The status, headers and raw body are kept; ``__cause__`` is the decoding error.
     """
+
+
+class ResponseTooLargeError(ApiException):
+    """The response body is larger than ``Configuration.max_response_bytes``.
+
+    The body was not read whole: ``body`` holds at most its first few KiB.
+    ``limit`` is the limit in bytes; ``declared_size`` the ``Content-Length``
+    the server announced (None when it announced none and the body ran over
+    the limit while it was read). ``status`` and ``headers`` are the response's.
+    """
+
+    def __init__(
+        self,
+        status: Optional[int] = None,
+        reason: Optional[str] = None,
+        http_resp: Any = None,
+        *,
+        body: Optional[str] = None,
+        data: Any = None,
+        limit: int = 0,
+        declared_size: Optional[int] = None,
+    ) -> None:
+        self.limit = limit
+        self.declared_size = declared_size
+        if reason is None:
+            size = f"{declared_size} bytes" if declared_size is not None else "more"
+            reason = f"Response body too large: {size}, the limit is {limit} bytes"
+        super().__init__(status, reason, http_resp, body=body, data=data)
 
 
 class ApiConnectionError(  # type: ignore[misc]  # .reason is a str, as for every ApiException

@@ -49,7 +49,7 @@ KNOWN: list[tuple[str, str, list[str]]] = [
     ] + [
         f"module {EXCEPTIONS.rstrip('.*')} name " + name
         for name in ("ApiConnectionError", "ApiSSLError", "ApiTimeoutError", "RateLimitError",
-                     "ResponseDecodeError", "TransferError")
+                     "ResponseDecodeError", "ResponseTooLargeError", "TransferError")
     ] + [
         "module lilt.rest name map_urllib3_error",
         "class lilt.api_client.ApiClient member close",

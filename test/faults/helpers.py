@@ -146,14 +146,8 @@ def find_leaks(logs: Iterable[str], errors: Iterable[str],
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
-    """``exc``, its causes and contexts, and the exceptions kept in their attributes.
-
-    The urllib3 errors behind an API call's ``ApiException`` (its
-    ``__cause__``) are left to the API transport's own checks
-    (``test/security``): only their text (in the traceback) is read here.
-    """
-    from lilt.exceptions import ApiException, TransferError
-
+    """``exc``, its causes and contexts, and the exceptions kept in their
+    attributes, the urllib3 errors behind an API call's ``ApiException`` included."""
     seen: set[int] = set()
     pending: list[object] = [exc]
     while pending:
@@ -162,8 +156,6 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
             continue
         seen.add(id(item))
         yield item
-        if isinstance(item, ApiException) and not isinstance(item, TransferError):
-            continue
         pending += [item.__cause__, item.__context__, *vars(item).values(), *item.args]
 
 

@@ -252,7 +252,8 @@ def test_get_stalled_every_time_is_a_timeout(
 ) -> None:
     proxy.inject(Fault.stall(10), times=100)
     with pytest.raises(ApiTimeoutError):
-        make_api().get_upload_by_id(7, _request_timeout=0.2)
+        # a (connect, read) pair bounds each attempt; a number would bound the whole call
+        make_api().get_upload_by_id(7, _request_timeout=(5, 0.2))
     assert len(server.seen) == 4
 
 

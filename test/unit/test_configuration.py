@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import gc
 import http.client
 import logging
 import threading
@@ -57,11 +58,9 @@ def test_repr_never_shows_credentials() -> None:
     assert "basic" in text
 
 
-def test_debug_touches_no_process_global_http_state(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_debug_touches_no_process_global_http_state() -> None:
     """Defect 16: debug set http.client's class-wide debuglevel and the urllib3 logger."""
-    # Start from no configuration wanting debug output (earlier tests may have left some).
-    monkeypatch.setattr(configuration_module, "_debug_users", 1)
-    configuration_module._debug_user(False)
+    no_debug_wanted()
     urllib3_level = logging.getLogger("urllib3").level
     before = http.client.HTTPConnection.debuglevel
     toggled = Configuration(debug=True)
@@ -80,6 +79,56 @@ def test_debug_touches_no_process_global_http_state(monkeypatch: pytest.MonkeyPa
     assert installed() == 1  # the other configuration still wants it
     second.debug = False
     assert installed() == 0 and package.level == logging.NOTSET
+
+
+def no_debug_wanted() -> None:
+    """Start from no configuration wanting debug output (earlier tests may have left some)."""
+    configuration_module._debug_configurations.clear()
+    configuration_module._reconcile_debug_handler()
+
+
+def debug_handlers() -> int:
+    return len([h for h in logging.getLogger("lilt").handlers if getattr(h, "_lilt_debug", False)])
+
+
+@pytest.mark.parametrize("copier", ["deepcopy", "get_default_copy"])
+def test_debug_handler_count_survives_copies(copier: str) -> None:
+    """A copy with debug on wants the handler as much as its original (it used to be uncounted)."""
+    no_debug_wanted()
+    original = Configuration(debug=True)
+    if copier == "deepcopy":
+        copied = copy.deepcopy(original)
+    else:
+        Configuration.set_default(original)
+        try:
+            copied = Configuration.get_default_copy()
+        finally:
+            Configuration.set_default(None)
+    assert copied.debug and debug_handlers() == 1
+    original.debug = False
+    assert debug_handlers() == 1, "the copy still has debug on"
+    copied.debug = False
+    assert debug_handlers() == 0
+    # and the other way round: turning the copy off first keeps the original's handler
+    original.debug = True
+    second = copy.deepcopy(original)
+    second.debug = False
+    assert debug_handlers() == 1
+    original.debug = False
+    assert debug_handlers() == 0
+
+
+def test_a_dropped_debug_configuration_stops_wanting_the_handler() -> None:
+    no_debug_wanted()
+    kept = Configuration(debug=True)
+    dropped = [Configuration(debug=True), copy.deepcopy(kept)]
+    assert debug_handlers() == 1
+    del dropped
+    gc.collect()
+    assert debug_handlers() == 1  # kept still wants it
+    del kept
+    gc.collect()
+    assert debug_handlers() == 0
 
 
 def test_logger_file_replaces_its_handler_and_deepcopy_adds_none(tmp_path: Path) -> None:
