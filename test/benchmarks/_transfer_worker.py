@@ -3,6 +3,8 @@
     python _transfer_worker.py KIND 'JSON OPTIONS'
 
 prints ``{"seconds": wall, "cpu": user+system seconds, "maxrss_mib": peak}``
+(with ``"pause": true`` in the options it first prints ``warmed`` after the
+warm-up and waits for a line on stdin)
 measured around the upload only: imports, setup and one small warm-up upload
 (lazy imports, validators, first connections) are excluded from time and CPU,
 so the figures are per-GiB steady state; peak RSS is the whole process's.
@@ -10,7 +12,9 @@ so the figures are per-GiB steady state; peak RSS is the whole process's.
 Kinds:
   lilt-sink, bare-sink   one file to the loopback MD5 sink (URLs made in-process)
   lilt-api               files through a LILT API (the emulator), upload_files
+  lilt-files             the same with a TransferConfig of ``config`` (default: the defaults)
   boto3                  one file with boto3's upload_file straight to S3
+  s3transfer-files       files with s3transfer's TransferManager straight to S3
   sequential             files one by one: initiate, then PUT, no concurrency
 """
 
@@ -28,8 +32,11 @@ from types import SimpleNamespace
 from typing import Any, Callable
 
 
-def _measure(run: Callable[[], Any], warm: Callable[[], Any]) -> dict[str, float]:
+def _measure(run: Callable[[], Any], warm: Callable[[], Any], pause: bool) -> dict[str, float]:
     warm()  # one-time costs (lazy imports, validators, first connections) are not per-GiB
+    if pause:  # let the benchmark read its counters between warm-up and run
+        print("warmed", flush=True)
+        sys.stdin.readline()
     start_wall = time.perf_counter()
     start_cpu = time.process_time()
     run()
@@ -140,6 +147,47 @@ def lilt_api(o: dict[str, Any]) -> Job:
     return (lambda: uploader.upload_files(warm)), (lambda: uploader.upload_files(o["paths"]))
 
 
+def lilt_files(o: dict[str, Any]) -> Job:
+    """``upload_files`` as a user calls it, with the TransferConfig fields in ``config``."""
+    import lilt
+
+    client = lilt.ApiClient(lilt.Configuration(host=o["host"], username=o["key"],
+                                               password=o["key"]))
+    uploader = lilt.Uploader(client, lilt.TransferConfig(**o.get("config", {})))
+    warm = [warm_file(100), warm_file(100)]
+    return (lambda: uploader.upload_files(warm)), (lambda: uploader.upload_files(o["paths"]))
+
+
+def _s3_client(o: dict[str, Any], connections: int) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3", endpoint_url=o["endpoint"], aws_access_key_id=o["access_key"],
+        aws_secret_access_key=o["secret_key"], region_name=o.get("region", "us-east-1"),
+        config=Config(s3={"addressing_style": "path"}, max_pool_connections=connections),
+    )
+
+
+def s3transfer_files(o: dict[str, Any]) -> Job:
+    """s3transfer's TransferManager (what boto3's upload_file runs on), one manager for all
+    files, ``concurrency`` request threads and as many pooled connections."""
+    from boto3.s3.transfer import TransferConfig, create_transfer_manager
+
+    concurrency = o["concurrency"]
+    s3 = _s3_client(o, concurrency)
+    manager = create_transfer_manager(s3, TransferConfig(max_concurrency=concurrency))
+    prefix = o.get("prefix", "bench/s3transfer/")
+
+    def run(paths: list[str]) -> None:
+        futures = [manager.upload(p, o["bucket"], prefix + os.path.basename(p)) for p in paths]
+        for future in futures:
+            future.result()
+
+    warm = [warm_file(100), warm_file(100)]
+    return (lambda: run(warm)), (lambda: run(o["paths"]))
+
+
 def boto3_upload(o: dict[str, Any]) -> Job:
     import boto3
     from boto3.s3.transfer import TransferConfig
@@ -188,11 +236,12 @@ def sequential(o: dict[str, Any]) -> Job:
 
 KINDS: dict[str, Callable[[dict[str, Any]], Job]] = {
     "lilt-sink": lilt_sink, "bare-sink": bare_sink, "lilt-api": lilt_api,
-    "boto3": boto3_upload, "sequential": sequential,
+    "boto3": boto3_upload, "sequential": sequential, "lilt-files": lilt_files,
+    "s3transfer-files": s3transfer_files,
 }
 
 
 if __name__ == "__main__":
     kind, options = sys.argv[1], json.loads(sys.argv[2])
     warm_up, measured = KINDS[kind](options)
-    print(json.dumps(_measure(measured, warm_up)))
+    print(json.dumps(_measure(measured, warm_up, bool(options.get("pause")))))
