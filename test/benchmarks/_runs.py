@@ -23,12 +23,19 @@ def run_worker(
 
     ``between`` is called after the worker's warm-up and before its measured
     run starts (e.g. to read counters that must not include the warm-up).
+    ``pythonpath`` runs the worker on another copy of the package.
     """
+    env = None
+    pythonpath = options.pop("pythonpath", None)
+    if pythonpath:  # another copy of lilt (a before/after comparison in one run)
+        env = dict(os.environ, PYTHONPATH=pythonpath)
     argv = [sys.executable, str(WORKER), kind, json.dumps({**options, "pause": bool(between)})]
     if between is None:
-        out = subprocess.run(argv, check=True, capture_output=True, text=True, timeout=900)
+        out = subprocess.run(argv, check=True, capture_output=True, text=True, timeout=900,
+                             env=env)
         return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
-    with subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as proc:
+    with subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                          env=env) as proc:
         assert proc.stdin is not None and proc.stdout is not None
         line = proc.stdout.readline()
         if line.strip() != "warmed":

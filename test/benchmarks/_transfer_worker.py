@@ -153,8 +153,10 @@ def lilt_files(o: dict[str, Any]) -> Job:
 
     client = lilt.ApiClient(lilt.Configuration(host=o["host"], username=o["key"],
                                                password=o["key"]))
-    uploader = lilt.Uploader(client, lilt.TransferConfig(**o.get("config", {})))
-    warm = [warm_file(100), warm_file(100)]
+    config = lilt.TransferConfig(**o.get("config", {}))
+    uploader = lilt.Uploader(client, config)
+    # both paths warm, as boto3's warm-up does: a multipart upload and single PUTs
+    warm = [warm_file(config.multipart_threshold + 1), warm_file(100), warm_file(100)]
     return (lambda: uploader.upload_files(warm)), (lambda: uploader.upload_files(o["paths"]))
 
 

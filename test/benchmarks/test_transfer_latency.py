@@ -42,6 +42,8 @@ import os
 import platform
 import resource
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -66,6 +68,10 @@ S3T_CONCURRENCY = [
 LILT_CONCURRENCY = [
     int(x) for x in os.environ.get("LILT_BENCH_LILT_CONCURRENCY", "").split(",") if x
 ]
+# name=path,...: lilt arms running another copy of the package (before/after a change)
+LILT_COPIES = dict(
+    item.split("=", 1) for item in os.environ.get("LILT_BENCH_COPIES", "").split(",") if item
+)
 SEQ_FILES = int(os.environ.get("LILT_BENCH_SEQ_FILES", "200"))
 SMALL_FILES = 1000
 SMALL_SIZE = 16 * 1024
@@ -231,7 +237,10 @@ def test_small_files(
         }
         for c in LILT_CONCURRENCY:
             arms[f"lilt c{c}"] = ("lilt-files", {**api, "paths": small_files,
-                                                 "config": {"concurrency": c}}, c)
+                                                 "config": {"small_file_concurrency": c}}, c)
+        for name, path in LILT_COPIES.items():
+            arms[f"lilt@{name}"] = ("lilt-files", {**api, "paths": small_files,
+                                                   "pythonpath": path}, _default_concurrency(path))
         arms["loop"] = ("sequential", {**api, "paths": small_files[:seq_files]}, 1)
         for c in S3T_CONCURRENCY:
             arms[f"s3transfer c{c}"] = ("s3transfer-files", {**s3, "paths": small_files,
@@ -297,10 +306,18 @@ def test_small_files(
     bench_record(f"latency_small_files_rtt{rtt_ms:g}", figures)
 
 
-def _default_concurrency() -> int:
-    import lilt
+def _default_concurrency(pythonpath: Optional[str] = None) -> int:
+    """Single PUTs in flight with the default TransferConfig (of another copy of lilt)."""
+    if pythonpath is None:
+        import lilt
 
-    return int(lilt.TransferConfig().concurrency)
+        config = lilt.TransferConfig()
+        return int(getattr(config, "small_file_concurrency", config.concurrency))
+    code = ("import lilt; c = lilt.TransferConfig(); "
+            "print(getattr(c, 'small_file_concurrency', c.concurrency))")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                         text=True, env=dict(os.environ, PYTHONPATH=pythonpath), cwd=pythonpath)
+    return int(out.stdout)
 
 
 def _needed_round_trips(arm: str) -> int:
@@ -341,6 +358,9 @@ def test_big_file(
                 "secret_key": emulator.storage.secret_key, "region": emulator.storage.region,
                 "bucket": emulator.bucket, "object_key": "bench/boto3-big.bin"}),
         }
+        for name, path in LILT_COPIES.items():
+            arms[f"lilt@{name}"] = ("lilt-files", {"host": where.api, "key": emulator.api_key,
+                                                   "paths": [str(big_file)], "pythonpath": path})
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name in arms}
         for _ in range(REPEATS):
             for name, (kind, options) in arms.items():
