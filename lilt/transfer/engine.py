@@ -3,14 +3,17 @@
 One :class:`Transfer` runs one call (one file, many files or a stream). The
 calling thread orchestrates; worker threads do the I/O:
 
-* The calling thread picks the next task, alternating between the next small
-  file (one PUT) and the next part of the current large file, so small files
-  keep flowing while a large one uploads. Uploads are initiated lazily in
-  batches of up to 100 per request: small files' batches as pool tasks, ahead
-  of need, so workers never wait for that round trip; large files' in the
-  calling thread while earlier parts upload. It also reads stream parts (a
-  stream must be read in order).
-* At most ``concurrency + 1`` tasks are submitted at a time. Each part task
+* The calling thread picks the next tasks: small files (one PUT each) and
+  parts of large files have windows of their own, so small files keep
+  flowing while a large one uploads, and many small files, which mostly wait
+  for round trips and hold little memory, can be in flight while the parts
+  stay bounded. Uploads are initiated lazily in batches of up to 100 per
+  request: small files' batches as pool tasks, ahead of need, so workers
+  never wait for that round trip; large files' in the calling thread while
+  earlier parts upload. It also reads stream parts (a stream must be read in
+  order).
+* At most ``small_file_concurrency`` small-file PUTs (and one initiate batch)
+  and ``concurrency + 1`` part tasks are submitted at a time. Each part task
   signs its part, hashes it once (1 MiB at a time) and PUTs it straight from
   the file; so while one worker uploads part N, another is already signing
   part N+1. Only parts in flight occupy memory: at most
@@ -237,14 +240,17 @@ class Transfer:
         self.progress = ProgressTracker(config.progress)
         self.cancel = threading.Event()
         self.deadline = clock() + config.time_budget if config.time_budget else None
-        self._window = config.concurrency + 1
+        self._window = config.concurrency + 1  # part tasks (and completes) in flight
+        self._small_window = config.small_file_concurrency  # single PUTs in flight
+        # ready files that make it worth initiating the next batch ahead
+        self._initiate_below = max(MAX_BATCH // 2, 2 * config.small_file_concurrency)
         self._small: collections.deque[Job] = collections.deque()  # not yet initiated
         self._ready: collections.deque[Job] = collections.deque()  # initiated, not started
         self._initiating = False
         self._large: collections.deque[Job] = collections.deque()
         self._to_complete: collections.deque[Job] = collections.deque()
         self._in_flight: dict[Future[Outcome], Job] = {}
-        self._small_turn = True
+        self._small_in_flight: set[Future[Outcome]] = set()  # small PUTs and initiates
         self._blame: Optional[Job] = None  # the job the calling thread is working on
 
     def run(self) -> list[UploadResult]:
@@ -257,17 +263,21 @@ class Transfer:
                 (self._large if job.multipart else self._small).append(job)
         try:
             while True:
-                while len(self._in_flight) < self._window:
+                while True:
                     task = self._next_task()
                     if task is None:
                         break
-                    job, work = task
+                    job, work, small = task
                     job.in_flight += 1
-                    self._in_flight[self.executor.submit(work)] = job
+                    future = self.executor.submit(work)
+                    self._in_flight[future] = job
+                    if small:
+                        self._small_in_flight.add(future)
                 if not self._in_flight:
                     break
                 done, _ = wait(list(self._in_flight), return_when=FIRST_COMPLETED)
                 for future in done:
+                    self._small_in_flight.discard(future)
                     self._finished(self._in_flight.pop(future), future)
         except BaseException as exc:
             self._fail(exc)
@@ -275,19 +285,22 @@ class Transfer:
 
     # --- choosing the next task (calling thread) -------------------------------
 
-    def _next_task(self) -> Optional[tuple[Job, Callable[[], Outcome]]]:
+    def _next_task(self) -> Optional[tuple[Job, Callable[[], Outcome], bool]]:
+        """The next task to submit, and whether it counts in the small files' window."""
+        if len(self._small_in_flight) < self._small_window:
+            small = self._next_small()
+            if small is not None:
+                return (*small, True)
+        if len(self._in_flight) - len(self._small_in_flight) >= self._window:
+            return None
         if self._to_complete:
             job = self._to_complete.popleft()
-            return job, partial(self._complete, job)
-        # Alternate so small files keep moving while a large one streams its parts.
-        first, second = (self._next_small, self._next_part)
-        if not self._small_turn:
-            first, second = second, first
-        self._small_turn = not self._small_turn
-        return first() or second()
+            return job, partial(self._complete, job), False
+        part = self._next_part()
+        return None if part is None else (*part, False)
 
     def _next_small(self) -> Optional[tuple[Job, Callable[[], Outcome]]]:
-        if not self._initiating and self._small and len(self._ready) <= MAX_BATCH // 2:
+        if not self._initiating and self._small and len(self._ready) <= self._initiate_below:
             # Initiate the next batch on the pool while the ready files upload, so
             # the workers never wait for an initiate round trip.
             batch = tuple(self._small.popleft() for _ in range(min(MAX_BATCH, len(self._small))))

@@ -80,7 +80,7 @@ class Uploader:
             retry=self.config.retry,
             timeout=self.config.storage_timeout,
             http=http,
-            maxsize=self.config.concurrency + 1,
+            maxsize=self.config.concurrency + self.config.small_file_concurrency + 1,
             clock=clock,
             sleep=sleep,
             random=random,
@@ -272,8 +272,10 @@ class Uploader:
 
     def _pool(self) -> Executor:
         if self._executor is None:
+            # parts, small-file PUTs and one initiate batch; threads start as needed
+            workers = self.config.concurrency + self.config.small_file_concurrency + 1
             self._executor = ThreadPoolExecutor(
-                max_workers=self.config.concurrency, thread_name_prefix="lilt-upload"
+                max_workers=workers, thread_name_prefix="lilt-upload"
             )
         return self._executor
 
