@@ -13,10 +13,14 @@ calling thread orchestrates; worker threads do the I/O:
   earlier parts upload. It also reads stream parts (a stream must be read in
   order).
 * At most ``small_file_concurrency`` small-file PUTs (and one initiate batch)
-  and ``concurrency + 1`` part tasks are submitted at a time. Each part task
-  signs its part, hashes it once (1 MiB at a time) and PUTs it straight from
-  the file; so while one worker uploads part N, another is already signing
-  part N+1. Only parts in flight occupy memory: at most
+  are in flight at a time, and at most ``concurrency`` part PUTs. A part goes
+  in two tasks: one signs it and hashes it once (1 MiB at a time); once one
+  of the PUT slots is free, the other PUTs it straight from the file. Up to
+  ``concurrency`` parts of files are signed and hashed ahead (one part of a
+  stream, whose parts are held in memory): PUTs that started together end
+  together, and every slot that frees finds its next part ready instead of
+  waiting a sign round trip. Parts still start in order, and after a failure
+  no new PUT starts. Only parts in flight occupy memory: at most
   ``(concurrency + 1) * part_size`` whatever the file size (streams), and for
   files about 1 MiB per part in flight, since their bytes go by ``sendfile``.
 * Any failure (or Ctrl-C) goes to :meth:`Transfer._fail`, the only place that
@@ -194,6 +198,24 @@ class _PartDone:
 
 
 @dataclass(frozen=True)
+class _PartSigned:
+    """A part ready to PUT: its URL and its body (with MD5, when checksums are on)."""
+
+    spec: PartSpec
+    signed: SignedUrl
+    body: Any
+    md5: Optional[bytes]
+
+
+@dataclass
+class _QueuedPart:
+    """A part between being handed to a worker for signing and its PUT starting."""
+
+    job: Job
+    ready: Optional[_PartSigned] = None
+
+
+@dataclass(frozen=True)
 class _SingleDone:
     put_etag: Optional[str]
     md5: Optional[bytes]
@@ -211,7 +233,7 @@ class _Initiated:
     signed: tuple[SignedUrl, ...]
 
 
-Outcome = Union[_PartDone, _SingleDone, _Completed, _Initiated]
+Outcome = Union[_PartDone, _PartSigned, _SingleDone, _Completed, _Initiated]
 
 
 # --- the transfer -------------------------------------------------------------
@@ -240,7 +262,9 @@ class Transfer:
         self.progress = ProgressTracker(config.progress)
         self.cancel = threading.Event()
         self.deadline = clock() + config.time_budget if config.time_budget else None
-        self._window = config.concurrency + 1  # part tasks (and completes) in flight
+        # parts in flight (signing, signed, PUT) and completes
+        streams = any(isinstance(job, StreamJob) for job in jobs)
+        self._window = config.concurrency + (1 if streams else config.concurrency)
         self._small_window = config.small_file_concurrency  # single PUTs in flight
         # ready files that make it worth initiating the next batch ahead
         self._initiate_below = max(MAX_BATCH // 2, 2 * config.small_file_concurrency)
@@ -251,6 +275,10 @@ class Transfer:
         self._to_complete: collections.deque[Job] = collections.deque()
         self._in_flight: dict[Future[Outcome], Job] = {}
         self._small_in_flight: set[Future[Outcome]] = set()  # small PUTs and initiates
+        # parts in the order they were handed out, PUT in that order once signed
+        self._queued_parts: collections.deque[_QueuedPart] = collections.deque()
+        self._signing: dict[Future[Outcome], _QueuedPart] = {}
+        self._part_puts: set[Future[Outcome]] = set()  # at most ``concurrency``
         self._blame: Optional[Job] = None  # the job the calling thread is working on
 
     def run(self) -> list[UploadResult]:
@@ -267,17 +295,24 @@ class Transfer:
                     task = self._next_task()
                     if task is None:
                         break
-                    job, work, small = task
-                    job.in_flight += 1
+                    job, work, kind = task
+                    if kind != "put":  # a part's PUT continues its signing task
+                        job.in_flight += 1
                     future = self.executor.submit(work)
                     self._in_flight[future] = job
-                    if small:
+                    if kind == "small":
                         self._small_in_flight.add(future)
+                    elif kind == "put":
+                        self._part_puts.add(future)
+                    elif kind == "sign":
+                        self._signing[future] = queued = _QueuedPart(job)
+                        self._queued_parts.append(queued)
                 if not self._in_flight:
                     break
                 done, _ = wait(list(self._in_flight), return_when=FIRST_COMPLETED)
                 for future in done:
                     self._small_in_flight.discard(future)
+                    self._part_puts.discard(future)
                     self._finished(self._in_flight.pop(future), future)
         except BaseException as exc:
             self._fail(exc)
@@ -285,19 +320,26 @@ class Transfer:
 
     # --- choosing the next task (calling thread) -------------------------------
 
-    def _next_task(self) -> Optional[tuple[Job, Callable[[], Outcome], bool]]:
-        """The next task to submit, and whether it counts in the small files' window."""
+    def _next_task(self) -> Optional[tuple[Job, Callable[[], Outcome], str]]:
+        """The next task to submit, and its kind: "small" (counts in the small files'
+        window), "put" (the next signed part's PUT), "sign" or "complete" (count in
+        the parts' window)."""
         if len(self._small_in_flight) < self._small_window:
             small = self._next_small()
             if small is not None:
-                return (*small, True)
-        if len(self._in_flight) - len(self._small_in_flight) >= self._window:
+                return (*small, "small")
+        queued = self._queued_parts
+        if queued and queued[0].ready and len(self._part_puts) < self.config.concurrency:
+            head = queued.popleft()
+            assert head.ready is not None
+            return head.job, partial(self._put_part, head.job, head.ready), "put"
+        signed_waiting = len(queued) - len(self._signing)
+        if len(self._in_flight) - len(self._small_in_flight) + signed_waiting >= self._window:
             return None
         if self._to_complete:
             job = self._to_complete.popleft()
-            return job, partial(self._complete, job), False
-        part = self._next_part()
-        return None if part is None else (*part, False)
+            return job, partial(self._complete, job), "complete"
+        return self._next_part()
 
     def _next_small(self) -> Optional[tuple[Job, Callable[[], Outcome]]]:
         if not self._initiating and self._small and len(self._ready) <= self._initiate_below:
@@ -313,25 +355,25 @@ class Transfer:
         job.all_submitted = True
         return job, partial(self._put_single, job)
 
-    def _next_part(self) -> Optional[tuple[Job, Callable[[], Outcome]]]:
+    def _next_part(self) -> Optional[tuple[Job, Callable[[], Outcome], str]]:
         while self._large:
             job = self._blame = self._large[0]
             if job.target is None:
                 self._initiate_multipart(job)
             task = self._part_task(job)
             if task is not None:
-                return task
+                return (*task, "sign")
             self._large.popleft()
             job.all_submitted = True
             if job.in_flight == 0 and job.result is None:  # every part is already stored
-                return job, partial(self._complete, job)
+                return job, partial(self._complete, job), "complete"
         return None
 
     def _part_task(self, job: Job) -> Optional[tuple[Job, Callable[[], Outcome]]]:
         if isinstance(job, FileJob):
             job.open()
             spec = job.next_part()
-            return None if spec is None else (job, partial(self._put_part, job, spec, None))
+            return None if spec is None else (job, partial(self._prepare_part, job, spec, None))
         chunk = job.next_chunk()
         if chunk is None:
             assert job.stream is not None
@@ -340,7 +382,7 @@ class Transfer:
             self.progress.set_size(job.index, job.offset)
             return None
         spec, data = chunk
-        return job, partial(self._put_part, job, spec, data)
+        return job, partial(self._prepare_part, job, spec, data)
 
     def _initiate_multipart(self, job: Job) -> None:
         waiting = (j for j in self._large if j.target is None and j is not job)
@@ -365,7 +407,7 @@ class Transfer:
         self._check_cancelled()
         return _Initiated(batch, tuple(self.api.initiate_single([j.new for j in batch])))
 
-    def _put_part(self, job: Job, spec: PartSpec, data: Optional[Buffer]) -> _PartDone:
+    def _prepare_part(self, job: Job, spec: PartSpec, data: Optional[Buffer]) -> _PartSigned:
         self._check_cancelled()
         assert job.target is not None
         signed = self.api.sign(job.target, spec.number, spec.length)
@@ -375,6 +417,12 @@ class Transfer:
             body, md5 = self._file_body(job.source, spec)
         else:
             body, md5 = data, hashlib.md5(data).digest() if self.config.checksum else None
+        return _PartSigned(spec, signed, body, md5)
+
+    def _put_part(self, job: Job, ready: _PartSigned) -> _PartDone:
+        self._check_cancelled()
+        assert job.target is not None
+        spec, signed, body, md5 = ready.spec, ready.signed, ready.body, ready.md5
         target = job.target
         etag, _ = self._put_signed(
             job, spec, signed, body, md5, lambda: self.api.sign(target, spec.number, spec.length)
@@ -492,7 +540,10 @@ class Transfer:
         job.in_flight -= 1
         self._blame = job
         outcome = future.result()  # a task's failure is raised here, then handled by _fail
-        if isinstance(outcome, _PartDone):
+        if isinstance(outcome, _PartSigned):
+            job.in_flight += 1  # still in flight: its PUT waits for its turn and a slot
+            self._signing.pop(future).ready = outcome
+        elif isinstance(outcome, _PartDone):
             job.parts[outcome.part.number] = outcome.part
             if outcome.md5 is not None:
                 job.md5s[outcome.part.number] = outcome.md5

@@ -272,8 +272,9 @@ class Uploader:
 
     def _pool(self) -> Executor:
         if self._executor is None:
-            # parts, small-file PUTs and one initiate batch; threads start as needed
-            workers = self.config.concurrency + self.config.small_file_concurrency + 1
+            # part PUTs and as many parts signing ahead, small-file PUTs and one
+            # initiate batch; threads start as needed
+            workers = 2 * self.config.concurrency + self.config.small_file_concurrency + 1
             self._executor = ThreadPoolExecutor(
                 max_workers=workers, thread_name_prefix="lilt-upload"
             )
