@@ -13,6 +13,7 @@ Kinds:
   lilt-sink, bare-sink   one file to the loopback MD5 sink (URLs made in-process)
   lilt-api               files through a LILT API (the emulator), upload_files
   lilt-files             the same with a TransferConfig of ``config`` (default: the defaults)
+  lilt-timeline          lilt-files, also reporting how long part PUT slots stood idle
   boto3                  one file with boto3's upload_file straight to S3
   s3transfer-files       files with s3transfer's TransferManager straight to S3
   sequential             files one by one: initiate, then PUT, no concurrency
@@ -160,6 +161,49 @@ def lilt_files(o: dict[str, Any]) -> Job:
     return (lambda: uploader.upload_files(warm)), (lambda: uploader.upload_files(o["paths"]))
 
 
+#: figures a job adds to the measurement (merged into the printed result)
+EXTRA: dict[str, float] = {}
+
+
+def lilt_timeline(o: dict[str, Any]) -> Job:
+    """lilt-files, recording when each part PUT ran: ``idle_slot_s`` is the PUT-slot time
+    (``concurrency`` slots) left unused between the first PUT's start and the last's."""
+    import threading
+
+    from lilt.transfer import storage
+
+    spans: list[tuple[float, float]] = []
+    lock = threading.Lock()
+    put = storage.StorageClient.put
+
+    def timed_put(self: Any, url: str, body: Any, **kw: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return put(self, url, body, **kw)
+        finally:
+            with lock:
+                spans.append((start, time.perf_counter()))
+
+    storage.StorageClient.put = timed_put  # type: ignore[method-assign]
+    warm, run = lilt_files(o)
+
+    def measured() -> Any:
+        spans.clear()
+        result = run()
+        slots = o.get("config", {}).get("concurrency", 8)
+        edges = sorted([(a, 1) for a, _ in spans] + [(b, -1) for _, b in spans])
+        last_start = max(a for a, _ in spans)
+        idle, active, previous = 0.0, 0, edges[0][0]
+        for moment, step in edges:
+            if moment <= last_start:
+                idle += max(slots - active, 0) * (moment - previous)
+            previous, active = moment, active + step
+        EXTRA["idle_slot_s"] = idle
+        return result
+
+    return warm, measured
+
+
 def _s3_client(o: dict[str, Any], connections: int) -> Any:
     import boto3
     from botocore.config import Config
@@ -239,11 +283,12 @@ def sequential(o: dict[str, Any]) -> Job:
 KINDS: dict[str, Callable[[dict[str, Any]], Job]] = {
     "lilt-sink": lilt_sink, "bare-sink": bare_sink, "lilt-api": lilt_api,
     "boto3": boto3_upload, "sequential": sequential, "lilt-files": lilt_files,
-    "s3transfer-files": s3transfer_files,
+    "s3transfer-files": s3transfer_files, "lilt-timeline": lilt_timeline,
 }
 
 
 if __name__ == "__main__":
     kind, options = sys.argv[1], json.loads(sys.argv[2])
     warm_up, measured = KINDS[kind](options)
-    print(json.dumps(_measure(measured, warm_up, bool(options.get("pause")))))
+    figures = _measure(measured, warm_up, bool(options.get("pause")))
+    print(json.dumps({**figures, **EXTRA}))

@@ -26,6 +26,10 @@ S3 inside one data centre. Round trips: ``LILT_BENCH_RTTS`` ms (default
 
 3. One 1 GiB file: lilt (defaults: 8 MiB parts, concurrency 8, MD5) against
    boto3's ``upload_file`` with the same part size and concurrency.
+4. The part pipeline: one 256 MiB file at concurrency 1, 2 and 8, wall time
+   and the PUT-slot time left idle while parts remained (a slot waiting for a
+   signature, or for the next part to be hashed), for each copy of the
+   package in ``LILT_BENCH_COPIES`` (a before/after comparison).
 
 Each figure is the median of ``LILT_BENCH_REPEATS`` fresh processes (default
 3), the contenders taking turns. Reported per arm: wall time, client CPU,
@@ -401,3 +405,41 @@ def test_big_file(
     print(f"  lilt: {figures['summary']['lilt_vs_boto3']:.2f}x boto3's throughput "
           f"(goal >= 1.0x; paired by round {figures['summary']['lilt_vs_boto3_paired']:.2f}x); client CPU {figures['summary']['lilt_cpu_over_boto3']:.2f}x boto3's")
     bench_record(f"latency_big_file_rtt{rtt_ms:g}", figures)
+
+
+# --- 4. the part pipeline ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rtt_ms", [r for r in RTTS if r], ids=lambda r: f"rtt{r:g}ms")
+def test_part_pipeline(
+    rig: Rig, big_file: Path, rtt_ms: float, tmp_path: Path,
+    bench_record: Callable[[str, Any], Any],
+) -> None:
+    path = tmp_path / "part-pipeline.bin"
+    with open(big_file, "rb") as source, open(path, "wb") as target:
+        target.write(source.read(256 * MiB))
+    copies = {"lilt": None, **{f"lilt@{n}": p for n, p in LILT_COPIES.items()}}
+    figures: dict[str, Any] = {"rtt_ms": rtt_ms, "repeats": REPEATS, "size_bytes": 256 * MiB,
+                               "arms": {}}
+    with route(rig, rtt_ms) as where:
+        for concurrency in (1, 2, 8):
+            runs: dict[str, list[dict[str, Any]]] = {name: [] for name in copies}
+            for _ in range(REPEATS):
+                for name, pythonpath in copies.items():
+                    options: dict[str, Any] = {
+                        "host": where.api, "key": rig.emulator.api_key, "paths": [str(path)],
+                        "config": {"concurrency": concurrency},
+                    }
+                    if pythonpath:
+                        options["pythonpath"] = pythonpath
+                    runs[name].append(_measured(rig, where, "lilt-timeline", **options))
+            for name, arm_runs in runs.items():
+                figures["arms"][f"{name} c{concurrency}"] = {
+                    "seconds": _median(arm_runs, "seconds"),
+                    "idle_slot_s": _median(arm_runs, "idle_slot_s"), "runs": arm_runs,
+                }
+    _header(f"part pipeline, 256 MiB, round trip {rtt_ms:g} ms")
+    print(f"  {'arm':<18} {'wall s':>7} {'idle PUT-slot s':>15}")
+    for name, row in figures["arms"].items():
+        print(f"  {name:<18} {row['seconds']:7.2f} {row['idle_slot_s']:15.2f}")
+    bench_record(f"latency_part_pipeline_rtt{rtt_ms:g}", figures)
