@@ -160,7 +160,11 @@ def invoke(
     if mode is Mode.RAW:
         return response.response
     response.read()
-    result = client.response_deserialize(response, endpoint.response_types(args))
+    types = endpoint.response_types(args)
+    data_of = getattr(client, "_response_data", None) if mode is Mode.DATA else None
+    if data_of is not None:  # the body alone; a subclass's response_deserialize still runs
+        return data_of(response, types)
+    result = client.response_deserialize(response, types)
     return result if mode is Mode.INFO else result.data
 
 

@@ -263,6 +263,33 @@ class ApiClient:
         generated-style name such as ``"List[Model]"``. A 2xx status with no
         exact entry uses the 2XX entry, then the 200 entry.
         """
+        data = self._body_data(response_data, response_types_map)
+        return ApiResponse.model_construct(
+            status_code=response_data.status,
+            data=data,
+            headers=response_data.getheaders(),
+            raw_data=response_data.data,
+        )
+
+    def _response_data(
+        self,
+        response_data: rest.RESTResponse,
+        response_types_map: Optional[Mapping[str, Any]] = None,
+    ) -> Any:
+        """What ``response_deserialize(...).data`` is, without building the ``ApiResponse``.
+
+        Operations that return only the body come here directly (about a tenth of
+        an API call's own CPU), unless a subclass overrides ``response_deserialize``,
+        which is then called as the generated client called it.
+        """
+        if type(self).response_deserialize is not ApiClient.response_deserialize:
+            return self.response_deserialize(response_data, response_types_map).data
+        return self._body_data(response_data, response_types_map)
+
+    def _body_data(
+        self, response_data: rest.RESTResponse, response_types_map: Optional[Mapping[str, Any]]
+    ) -> Any:
+        """The decoded body of a read response; raises for non-2xx."""
         if response_data.data is None:
             raise ApiValueError(
                 "RESTResponse.read() must be called before passing it to response_deserialize()"
@@ -274,19 +301,12 @@ class ApiClient:
             )
         response_type = _lookup_type(response_types_map or {}, status)
         if response_type == "bytearray":
-            data: Any = response_data.data
-        elif response_type == "file":
-            data = self.__deserialize_file(response_data)
-        elif response_type is None:
-            data = None
-        else:
-            data = self._decode(response_data, response_type)
-        return ApiResponse.model_construct(
-            status_code=status,
-            data=data,
-            headers=response_data.getheaders(),
-            raw_data=response_data.data,
-        )
+            return response_data.data
+        if response_type == "file":
+            return self.__deserialize_file(response_data)
+        if response_type is None:
+            return None
+        return self._decode(response_data, response_type)
 
     def _decode(self, response_data: rest.RESTResponse, response_type: Any) -> Any:
         """Decode a 2xx body into ``response_type`` or raise ResponseDecodeError."""
