@@ -89,8 +89,9 @@ class Endpoint(Generic[P, T]):
 
     def serialize(self, client: ApiClient, args: Mapping[str, Any]) -> RequestSerialized:
         """Turn validated arguments into ``(method, url, headers, body, post_params)``."""
-        headers = dict(args["_headers"] or {})
-        if _find(headers, "Accept") is None:
+        extra = args["_headers"]
+        headers = dict(extra) if extra else {}
+        if not extra or _find(headers, "Accept") is None:
             headers["Accept"] = "application/json"
         body = args[self.body] if self.body else None
         if self.body:

@@ -80,6 +80,10 @@ _TEXT_MIME = re.compile(r"^text/[a-z.+-]+\s*(;|$)", re.IGNORECASE)
 _CHARSET = re.compile(r"charset=([a-zA-Z\-\d]+)[\s;]?")
 _TYPE_NAME = re.compile(r"^(List|Dict)\[(.+)\]$")
 _JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+# characters quote() never encodes (and "/", when it is safe): text made only of
+# these is returned as it is, without quote()'s work
+_PLAIN = re.compile(r"[A-Za-z0-9_.~-]*")
+_PLAIN_OR_SLASH = re.compile(r"[A-Za-z0-9_.~/-]*")
 
 
 class ApiClient:
@@ -191,7 +195,7 @@ class ApiClient:
             headers["Cookie"] = self.cookie
         if header_params:
             headers.update(header_params)
-        headers = {k: _header_value(v) for k, v in headers.items()}
+        headers = {k: v if type(v) is str else _header_value(v) for k, v in headers.items()}
 
         if path_params:
             for name, value in path_params.items():
@@ -199,7 +203,7 @@ class ApiClient:
                 if text in (".", ".."):
                     raise ApiValueError(f"Path parameter {name!r} may not be {text!r}")
                 resource_path = resource_path.replace(
-                    "{" + name + "}", quote(text, safe=config.safe_chars_for_path_param)
+                    "{" + name + "}", _quote(text, config.safe_chars_for_path_param)
                 )
 
         if post_params or files:
@@ -402,6 +406,10 @@ class ApiClient:
             return {key: self.sanitize_for_serialization(val) for key, val in obj.items()}
         if kind is list:
             return [self.sanitize_for_serialization(sub) for sub in obj]
+        if kind is tuple:  # (name, value) query pairs: usually nothing to convert
+            if all(type(sub) in _JSON_SCALARS for sub in obj):
+                return obj
+            return tuple(self.sanitize_for_serialization(sub) for sub in obj)
         if isinstance(obj, LiltModel) and kind.to_dict is LiltModel.to_dict:
             # One pass in pydantic-core instead of to_dict() and a walk over it.
             return obj.model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -467,8 +475,8 @@ class ApiClient:
                     delimiter = {"ssv": " ", "tsv": "\t", "pipes": "|"}.get(fmt, ",")
                     pairs.append((k, delimiter.join(quote(str(value)) for value in v)))
             else:
-                pairs.append((k, quote(_query_text(v))))
-        return "&".join(f"{k}={v}" for k, v in pairs)
+                pairs.append((k, _quote(_query_text(v), "/")))
+        return "&".join([f"{k}={v}" for k, v in pairs])
 
     def files_parameters(
         self, files: Mapping[str, Any]
@@ -546,6 +554,12 @@ class ApiClient:
 
 def _header_value(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
+
+
+def _quote(text: str, safe: str) -> str:
+    """``quote(text, safe=safe)``; ids, numbers and keys usually need no quoting at all."""
+    plain = _PLAIN_OR_SLASH if "/" in safe else _PLAIN
+    return text if plain.fullmatch(text) else quote(text, safe=safe)
 
 
 def _query_text(value: Any) -> str:

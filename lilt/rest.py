@@ -152,6 +152,9 @@ class RESTClientObject:
         if configuration.connection_pool_maxsize is not None:
             pool_args["maxsize"] = configuration.connection_pool_maxsize
 
+        # the configuration's timeout as a urllib3 Timeout, made again only when it changes
+        self._timeout_of: Any = None
+        self._timeout: Optional[urllib3.Timeout] = None
         self.pool_manager: urllib3.PoolManager
         if configuration.proxy:
             if is_socks_proxy_url(configuration.proxy):
@@ -191,7 +194,7 @@ class RESTClientObject:
         if post_params and body:
             raise ApiValueError("body parameter cannot be used with post_params parameter.")
         headers = headers or {}
-        timeout = to_timeout(_request_timeout) or to_timeout(self.configuration.timeout)
+        timeout = to_timeout(_request_timeout) or self._default_timeout()
         kwargs = self._body_arguments(method, headers, body, post_params)
         started = time.perf_counter()
         try:
@@ -212,6 +215,12 @@ class RESTClientObject:
             elapsed = (time.perf_counter() - started) * 1000
             logger.debug("%s %s -> %s (%.1f ms)", method, _path_of(url), response.status, elapsed)
         return RESTResponse(response, url)
+
+    def _default_timeout(self) -> Optional[urllib3.Timeout]:
+        value = self.configuration.timeout
+        if value is not self._timeout_of or isinstance(value, list):  # a list may change
+            self._timeout_of, self._timeout = value, to_timeout(value)
+        return self._timeout
 
     @staticmethod
     def _body_arguments(
