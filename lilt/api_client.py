@@ -475,7 +475,7 @@ class ApiClient:
                     delimiter = {"ssv": " ", "tsv": "\t", "pipes": "|"}.get(fmt, ",")
                     pairs.append((k, delimiter.join(quote(str(value)) for value in v)))
             else:
-                pairs.append((k, _quote(_query_text(v), "/")))
+                pairs.append((k, _quote(v if type(v) is str else _query_text(v), "/")))
         return "&".join([f"{k}={v}" for k, v in pairs])
 
     def files_parameters(
@@ -587,10 +587,11 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _lookup_type(types_map: Mapping[str, Any], status: int) -> Any:
-    exact = types_map.get(str(status))
+    code = str(status)
+    exact = types_map.get(code)
     if exact is not None:
         return exact
-    ranged = types_map.get(f"{str(status)[0]}XX")
+    ranged = types_map.get(code[0] + "XX")
     if ranged is not None:
         return ranged
     # Any 2xx decodes with the success type (the generated client returned None).
