@@ -51,11 +51,12 @@ class TransferConfig:
             Peak memory is at most ``(concurrency + 1) * part_size`` (for files
             much less: parts are sent from the file, not held).
         small_file_concurrency: files of ``multipart_threshold`` bytes or less
-            (one PUT each) in flight at once, besides the parts. 32 by default:
-            such an upload mostly waits for round trips and holds at most
+            (one PUT each) in flight at once, besides the parts. 64 by default:
+            such an upload mostly waits for a round trip and holds at most
             256 KiB in memory (larger ones are sent from the file), so many
             overlap cheaply; over a 40 ms link 1,000 files of 16 KiB take
-            about a quarter of the time they take with 8.
+            about a quarter of the time they take with 8 (see
+            docs/benchmarks.md for 16 to 128).
         retry: the retry policy for storage PUTs (attempts, backoff with full
             jitter, per-request budget); the same value type the API client uses.
         time_budget: seconds from the start of a call after which no further
@@ -78,7 +79,7 @@ class TransferConfig:
     multipart_threshold: int = 16 * MiB
     part_size: int = 8 * MiB
     concurrency: int = 8
-    small_file_concurrency: int = 32
+    small_file_concurrency: int = 64
     retry: RetryPolicy = field(default_factory=_default_retry)
     time_budget: Optional[float] = None
     journal: Optional[StrPath] = None

@@ -91,7 +91,7 @@ def test_config_defaults() -> None:
     config = TransferConfig()
     assert (config.multipart_threshold, config.part_size, config.concurrency) == (
         16 * MiB, 8 * MiB, 8)
-    assert config.small_file_concurrency == 32
+    assert config.small_file_concurrency == 64
     assert config.checksum and config.journal is None and isinstance(config.retry, RetryPolicy)
 
 
