@@ -111,8 +111,9 @@ class Endpoint(Generic[P, T]):
 
     def serialize(self, client: ApiClient, args: Mapping[str, Any]) -> RequestSerialized:
         """Turn validated arguments into ``(method, url, headers, body, post_params)``."""
-        headers = dict(args["_headers"] or {})
-        if _find(headers, "Accept") is None:
+        extra = args["_headers"]
+        headers = dict(extra) if extra else {}
+        if not extra or _find(headers, "Accept") is None:
             headers["Accept"] = "application/json"
         body = args[self.body] if self.body else None
         if self.body:
@@ -182,7 +183,11 @@ def invoke(
     if mode is Mode.RAW:
         return response.response
     response.read()
-    result = client.response_deserialize(response, endpoint.response_types(args))
+    types = endpoint.response_types(args)
+    data_of = getattr(client, "_response_data", None) if mode is Mode.DATA else None
+    if data_of is not None:  # the body alone; a subclass's response_deserialize still runs
+        return data_of(response, types)
+    result = client.response_deserialize(response, types)
     return result if mode is Mode.INFO else result.data
 
 

@@ -172,17 +172,6 @@ class RESTResponse(io.IOBase):
         return self.response.headers.get(name, default)
 
 
-def to_timeout(value: Any) -> Optional[urllib3.Timeout]:
-    """A urllib3 ``Timeout`` from a number (total), a (connect, read) pair or a Timeout."""
-    if isinstance(value, urllib3.Timeout):
-        return value
-    if _is_seconds(value) and value:
-        return urllib3.Timeout(total=value)
-    if isinstance(value, (tuple, list)) and len(value) == 2:
-        return urllib3.Timeout(connect=value[0], read=value[1])
-    return None
-
-
 def split_timeout(value: Any) -> tuple[Optional[urllib3.Timeout], Optional[float]]:
     """``(per-phase timeout for urllib3, deadline in seconds for the whole call)``.
 
@@ -366,7 +355,7 @@ class RESTClientObject:
     def _configured_timeout(self) -> tuple[Optional[urllib3.Timeout], Optional[float]]:
         """The configuration's timeout, split (cached while it is the same object)."""
         value = self.configuration.timeout
-        if value is not self._timeout_source:
+        if value is not self._timeout_source or isinstance(value, list):  # a list may change
             self._timeout_split = split_timeout(value)
             self._timeout_source = value
         return self._timeout_split

@@ -75,6 +75,8 @@ _ROUTES = Map(
 )
 
 _CHALLENGE = (("WWW-Authenticate", 'Basic realm="LILT emulator"'),)
+#: set in the WSGI environ once the request body has been read to its end
+BODY_READ = "lilt.emulator.body_read"
 
 
 @dataclasses.dataclass
@@ -138,6 +140,7 @@ class EmulatorApp:
         body = b""
         try:
             body = request.get_data(cache=True)
+            environ[BODY_READ] = True  # the connection may serve another request
             response = self._dispatch(request, body, exchange)
         except ApiError as exc:
             response = _json(exc.status, {"message": exc.message}, exc.headers)
@@ -393,20 +396,79 @@ class QuietRequestHandler(WSGIRequestHandler):
     leading ``//`` into ``/`` before werkzeug sees it, which would hide a
     client's doubled slash from the emulator.
 
-    HTTP/1.1, so clients keep their connections alive as they would with LILT.
+    HTTP/1.1 with keep-alive, as LILT's servers: on a link with latency a new
+    connection per call would cost every call one round trip more than LILT
+    does. werkzeug closes the connection after every response, because it
+    cannot skip a body the application left unread: it sends
+    ``Connection: close`` and then reads whatever the client sends next. When
+    the application did read the body to its end and the client did not ask
+    to close, that header is dropped and that read sees nothing, so the next
+    request stays intact. Idle connections end after ``timeout`` seconds, and
+    at :meth:`Emulator.stop`.
     """
 
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # the head and body go in two writes; no 40 ms stall between
+    timeout = 30
+    _environ: Optional[dict[str, Any]] = None
+
+    def setup(self) -> None:
+        super().setup()
+        self.rfile = _KeptAliveInput(self.rfile)  # type: ignore[assignment]
+        connections = getattr(self.server, "lilt_connections", None)
+        if connections is not None:
+            connections.add(self.connection)
+
+    def handle_one_request(self) -> None:
+        self.rfile.answered = False  # type: ignore[attr-defined]
+        super().handle_one_request()
+
+    def finish(self) -> None:
+        connections = getattr(self.server, "lilt_connections", None)
+        if connections is not None:
+            connections.discard(self.connection)
+        super().finish()
 
     def make_environ(self) -> Any:
         environ = super().make_environ()
         words = self.requestline.split()
         if len(words) == 3:
             environ["RAW_URI"] = environ["REQUEST_URI"] = words[1]
+        self._environ = environ
         return environ
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if keyword.lower() == "connection" and value.lower() == "close" and self._reusable():
+            self.rfile.answered = True  # type: ignore[attr-defined]
+            return
+        super().send_header(keyword, value)
+
+    def _reusable(self) -> bool:
+        environ = self._environ
+        return environ is not None and environ.get(BODY_READ) is True and not self.close_connection
 
     def log_request(self, code: Any = "-", size: Any = "-") -> None:
         pass
 
     def log(self, type: str, message: str, *args: Any) -> None:
         logger.debug("werkzeug %s: " + message, type, *args)
+
+
+class _KeptAliveInput:
+    """A connection's reader that reads nothing once a kept-alive request has its answer.
+
+    werkzeug's handler reads and discards what follows a response (meant for a
+    body the application left unread); on a kept-alive connection that would
+    be the next request. The application has read the body by then, so no
+    read is legitimate until the next request starts.
+    """
+
+    def __init__(self, raw: Any) -> None:
+        self._raw = raw
+        self.answered = False
+
+    def read(self, size: int = -1) -> bytes:
+        return b"" if self.answered else bytes(self._raw.read(size))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)

@@ -126,6 +126,7 @@ class Emulator:
         self._backend.bucket.create()
         self._server = make_server("127.0.0.1", self._port, EmulatorApp(self._backend),
                                    threaded=True, request_handler=QuietRequestHandler)
+        self._server.lilt_connections = set()  # kept alive; closed at stop
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
             name=f"lilt-emulator:{self._server.server_port}", daemon=True,
@@ -140,6 +141,9 @@ class Emulator:
             if self._thread is not None:
                 _shut_down(self._server, self._thread)
             self._server.server_close()
+            for connection in list(self._server.lilt_connections):
+                with contextlib.suppress(OSError):  # a keep-alive connection, maybe idle
+                    connection.shutdown(socket.SHUT_RDWR)
             self._server = self._thread = None
         if backend is not None:
             if not self._keep_bucket:

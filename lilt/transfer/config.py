@@ -47,9 +47,16 @@ class TransferConfig:
         part_size: bytes per part. 8 MiB, the API's documented size; at least
             5 MiB (S3's minimum for every part but the last). It grows
             automatically only when a file would need more than 10,000 parts.
-        concurrency: parts and small files in flight at once, shared by every
-            file of a call. Peak memory is at most ``(concurrency + 1) * part_size``
-            (for files much less: parts are sent from the file, not held).
+        concurrency: parts in flight at once, shared by every file of a call.
+            Peak memory is at most ``(concurrency + 1) * part_size`` (for files
+            much less: parts are sent from the file, not held).
+        small_file_concurrency: files of ``multipart_threshold`` bytes or less
+            (one PUT each) in flight at once, besides the parts. 64 by default:
+            such an upload mostly waits for a round trip and holds at most
+            256 KiB in memory (larger ones are sent from the file), so many
+            overlap cheaply; over a 40 ms link 1,000 files of 16 KiB take
+            about a quarter of the time they take with 8 (see
+            docs/benchmarks.md for 16 to 128).
         retry: the retry policy for storage PUTs (attempts, backoff with full
             jitter, per-request budget); the same value type the API client uses.
         time_budget: seconds from the start of a call after which no further
@@ -86,6 +93,7 @@ class TransferConfig:
     multipart_threshold: int = 16 * MiB
     part_size: int = 8 * MiB
     concurrency: int = 8
+    small_file_concurrency: int = 64
     retry: RetryPolicy = field(default_factory=_default_retry)
     time_budget: Optional[float] = None
     journal: Optional[StrPath] = None
@@ -101,6 +109,7 @@ class TransferConfig:
         _require_int("multipart_threshold", self.multipart_threshold)
         _require_int("part_size", self.part_size)
         _require_int("concurrency", self.concurrency)
+        _require_int("small_file_concurrency", self.small_file_concurrency)
         _require_int("max_resigns", self.max_resigns)
         if not 0 <= self.multipart_threshold <= MAX_SINGLE_PUT:
             raise ValueError(
@@ -114,6 +123,11 @@ class TransferConfig:
             )
         if not 1 <= self.concurrency <= 256:
             raise ValueError(f"concurrency must be between 1 and 256, got {self.concurrency}")
+        if not 1 <= self.small_file_concurrency <= 256:
+            raise ValueError(
+                "small_file_concurrency must be between 1 and 256, "
+                f"got {self.small_file_concurrency}"
+            )
         if self.max_resigns < 0:
             raise ValueError(f"max_resigns must not be negative, got {self.max_resigns}")
         if not isinstance(self.retry, RetryPolicy):

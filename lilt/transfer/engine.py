@@ -3,17 +3,24 @@
 One :class:`Transfer` runs one call (one file, many files or a stream). The
 calling thread orchestrates; worker threads do the I/O:
 
-* The calling thread picks the next task, alternating between the next small
-  file (one PUT) and the next part of the current large file, so small files
-  keep flowing while a large one uploads. Uploads are initiated lazily in
-  batches of up to 100 per request: small files' batches as pool tasks, ahead
-  of need, so workers never wait for that round trip; large files' in the
-  calling thread while earlier parts upload. It also reads stream parts (a
-  stream must be read in order).
-* At most ``concurrency + 1`` tasks are submitted at a time. Each part task
-  signs its part, hashes it once (1 MiB at a time) and PUTs it straight from
-  the file; so while one worker uploads part N, another is already signing
-  part N+1. Only parts in flight occupy memory: at most
+* The calling thread picks the next tasks: small files (one PUT each) and
+  parts of large files have windows of their own, so small files keep
+  flowing while a large one uploads, and many small files, which mostly wait
+  for round trips and hold little memory, can be in flight while the parts
+  stay bounded. Uploads are initiated lazily in batches of up to 100 per
+  request: small files' batches as pool tasks, ahead of need, so workers
+  never wait for that round trip; large files' in the calling thread while
+  earlier parts upload. It also reads stream parts (a stream must be read in
+  order).
+* At most ``small_file_concurrency`` small-file PUTs (and one initiate batch)
+  are in flight at a time, and at most ``concurrency`` part PUTs. A part goes
+  in two tasks: one signs it and hashes it once (1 MiB at a time); once one
+  of the PUT slots is free, the other PUTs it straight from the file. Up to
+  ``concurrency`` parts of files are signed and hashed ahead (one part of a
+  stream, whose parts are held in memory): PUTs that started together end
+  together, and every slot that frees finds its next part ready instead of
+  waiting a sign round trip. Parts still start in order, and after a failure
+  no new PUT starts. Only parts in flight occupy memory: at most
   ``(concurrency + 1) * part_size`` whatever the file size (streams), and for
   files about 1 MiB per part in flight, since their bytes go by ``sendfile``.
 * Any failure (or Ctrl-C, or any other exception raised in the calling
@@ -214,6 +221,25 @@ class _PartDone:
 
 
 @dataclass(frozen=True)
+class _PartSigned:
+    """A part ready to PUT: its URL and its body (with MD5, when checksums are on)."""
+
+    spec: PartSpec
+    signed: SignedUrl
+    body: Any
+    md5: Optional[bytes]
+    verify: Optional[Callable[[], None]]  # checks the file still holds what was hashed
+
+
+@dataclass
+class _QueuedPart:
+    """A part between being handed to a worker for signing and its PUT starting."""
+
+    job: Job
+    ready: Optional[_PartSigned] = None
+
+
+@dataclass(frozen=True)
 class _SingleDone:
     put_etag: Optional[str]
     md5: Optional[bytes]
@@ -231,7 +257,7 @@ class _Initiated:
     signed: tuple[SignedUrl, ...]
 
 
-Outcome = Union[_PartDone, _SingleDone, _Completed, _Initiated]
+Outcome = Union[_PartDone, _PartSigned, _SingleDone, _Completed, _Initiated]
 
 
 # --- the transfer -------------------------------------------------------------
@@ -260,14 +286,23 @@ class Transfer:
         self.progress = ProgressTracker(config.progress)
         self.cancel = threading.Event()
         self.deadline = clock() + config.time_budget if config.time_budget else None
-        self._window = config.concurrency + 1
+        # parts in flight (signing, signed, PUT) and completes
+        streams = any(isinstance(job, StreamJob) for job in jobs)
+        self._window = config.concurrency + (1 if streams else config.concurrency)
+        self._small_window = config.small_file_concurrency  # single PUTs in flight
+        # ready files that make it worth initiating the next batch ahead
+        self._initiate_below = max(MAX_BATCH // 2, 2 * config.small_file_concurrency)
         self._small: collections.deque[Job] = collections.deque()  # not yet initiated
         self._ready: collections.deque[Job] = collections.deque()  # initiated, not started
         self._initiating = False
         self._large: collections.deque[Job] = collections.deque()
         self._to_complete: collections.deque[Job] = collections.deque()
         self._in_flight: dict[Future[Outcome], Job] = {}
-        self._small_turn = True
+        self._small_in_flight: set[Future[Outcome]] = set()  # small PUTs and initiates
+        # parts in the order they were handed out, PUT in that order once signed
+        self._queued_parts: collections.deque[_QueuedPart] = collections.deque()
+        self._signing: dict[Future[Outcome], _QueuedPart] = {}
+        self._part_puts: set[Future[Outcome]] = set()  # at most ``concurrency``
         self._blame: Optional[Job] = None  # the job the calling thread is working on
 
     def run(self) -> list[UploadResult]:
@@ -287,17 +322,28 @@ class Transfer:
                 else:
                     (self._large if job.multipart else self._small).append(job)
             while True:
-                while len(self._in_flight) < self._window:
+                while True:
                     task = self._next_task()
                     if task is None:
                         break
-                    job, work = task
-                    job.in_flight += 1
-                    self._in_flight[self.executor.submit(work)] = job
+                    job, work, kind = task
+                    if kind != "put":  # a part's PUT continues its signing task
+                        job.in_flight += 1
+                    future = self.executor.submit(work)
+                    self._in_flight[future] = job
+                    if kind == "small":
+                        self._small_in_flight.add(future)
+                    elif kind == "put":
+                        self._part_puts.add(future)
+                    elif kind == "sign":
+                        self._signing[future] = queued = _QueuedPart(job)
+                        self._queued_parts.append(queued)
                 if not self._in_flight:
                     break
                 done, _ = wait(list(self._in_flight), return_when=FIRST_COMPLETED)
                 for future in done:
+                    self._small_in_flight.discard(future)
+                    self._part_puts.discard(future)
                     self._finished(self._in_flight.pop(future), future)
         except BaseException as exc:
             self._fail(exc)
@@ -305,19 +351,29 @@ class Transfer:
 
     # --- choosing the next task (calling thread) -------------------------------
 
-    def _next_task(self) -> Optional[tuple[Job, Callable[[], Outcome]]]:
+    def _next_task(self) -> Optional[tuple[Job, Callable[[], Outcome], str]]:
+        """The next task to submit, and its kind: "small" (counts in the small files'
+        window), "put" (the next signed part's PUT), "sign" or "complete" (count in
+        the parts' window)."""
+        if len(self._small_in_flight) < self._small_window:
+            small = self._next_small()
+            if small is not None:
+                return (*small, "small")
+        queued = self._queued_parts
+        if queued and queued[0].ready and len(self._part_puts) < self.config.concurrency:
+            head = queued.popleft()
+            assert head.ready is not None
+            return head.job, partial(self._put_part, head.job, head.ready), "put"
+        signed_waiting = len(queued) - len(self._signing)
+        if len(self._in_flight) - len(self._small_in_flight) + signed_waiting >= self._window:
+            return None
         if self._to_complete:
             job = self._to_complete.popleft()
-            return job, partial(self._complete, job)
-        # Alternate so small files keep moving while a large one streams its parts.
-        first, second = (self._next_small, self._next_part)
-        if not self._small_turn:
-            first, second = second, first
-        self._small_turn = not self._small_turn
-        return first() or second()
+            return job, partial(self._complete, job), "complete"
+        return self._next_part()
 
     def _next_small(self) -> Optional[tuple[Job, Callable[[], Outcome]]]:
-        if not self._initiating and self._small and len(self._ready) <= MAX_BATCH // 2:
+        if not self._initiating and self._small and len(self._ready) <= self._initiate_below:
             # Initiate the next batch on the pool while the ready files upload, so
             # the workers never wait for an initiate round trip.
             batch = tuple(self._small.popleft() for _ in range(min(MAX_BATCH, len(self._small))))
@@ -330,18 +386,18 @@ class Transfer:
         job.all_submitted = True
         return job, partial(self._put_single, job)
 
-    def _next_part(self) -> Optional[tuple[Job, Callable[[], Outcome]]]:
+    def _next_part(self) -> Optional[tuple[Job, Callable[[], Outcome], str]]:
         while self._large:
             job = self._blame = self._large[0]
             if job.target is None:
                 self._initiate_multipart(job)
             task = self._part_task(job)
             if task is not None:
-                return task
+                return (*task, "sign")
             self._large.popleft()
             job.all_submitted = True
             if job.in_flight == 0 and job.result is None:  # every part is already stored
-                return job, partial(self._complete, job)
+                return job, partial(self._complete, job), "complete"
         return None
 
     def _probe(self, job: FileJob) -> None:
@@ -376,7 +432,7 @@ class Transfer:
         if isinstance(job, FileJob):
             job.open()
             spec = job.next_part()
-            return None if spec is None else (job, partial(self._put_part, job, spec, None))
+            return None if spec is None else (job, partial(self._prepare_part, job, spec, None))
         chunk = job.next_chunk()
         if chunk is None:
             assert job.stream is not None
@@ -385,7 +441,7 @@ class Transfer:
             self.progress.set_size(job.index, job.offset)
             return None
         spec, data = chunk
-        return job, partial(self._put_part, job, spec, data)
+        return job, partial(self._prepare_part, job, spec, data)
 
     def _initiate_multipart(self, job: Job) -> None:
         waiting = (j for j in self._large if j.target is None and j is not job)
@@ -424,7 +480,7 @@ class Transfer:
         self._check_cancelled()
         return _Initiated(batch, tuple(self.api.initiate_single([j.new for j in batch])))
 
-    def _put_part(self, job: Job, spec: PartSpec, data: Optional[Buffer]) -> _PartDone:
+    def _prepare_part(self, job: Job, spec: PartSpec, data: Optional[Buffer]) -> _PartSigned:
         self._check_cancelled()
         assert job.target is not None
         signed = self.api.sign(job.target, spec.number, spec.length)
@@ -438,6 +494,13 @@ class Transfer:
                 verify = partial(_verify_part, source, spec, md5)
         else:
             body, md5 = data, hashlib.md5(data).digest() if self.config.checksum else None
+        return _PartSigned(spec, signed, body, md5, verify)
+
+    def _put_part(self, job: Job, ready: _PartSigned) -> _PartDone:
+        self._check_cancelled()
+        assert job.target is not None
+        spec, signed, body, md5 = ready.spec, ready.signed, ready.body, ready.md5
+        verify = ready.verify
         target = job.target
         etag, _ = self._put_signed(
             job,
@@ -604,7 +667,10 @@ class Transfer:
         job.in_flight -= 1
         self._blame = job
         outcome = future.result()  # a task's failure is raised here, then handled by _fail
-        if isinstance(outcome, _PartDone):
+        if isinstance(outcome, _PartSigned):
+            job.in_flight += 1  # still in flight: its PUT waits for its turn and a slot
+            self._signing.pop(future).ready = outcome
+        elif isinstance(outcome, _PartDone):
             job.parts[outcome.part.number] = outcome.part
             if outcome.md5 is not None:
                 job.md5s[outcome.part.number] = outcome.md5
@@ -714,8 +780,9 @@ class Transfer:
             if outcome.md5 is not None:
                 job.md5s[1] = outcome.md5
             self._store_result(job, _without_query(outcome.signed.url))
-        else:
+        elif isinstance(outcome, _Completed):
             self._store_result(job, outcome.location)
+        # a _PartSigned was never sent: nothing of it is stored
 
 
 # --- helpers ------------------------------------------------------------------

@@ -108,7 +108,7 @@ class Uploader:
             retry=self.config.retry,
             timeout=self.config.storage_timeout,  # type: ignore[arg-type]  # a pair by now
             http=http,
-            maxsize=self.config.concurrency + 1,
+            maxsize=self.config.concurrency + self.config.small_file_concurrency + 1,
             clock=clock,
             sleep=sleep,
             random=random,
@@ -401,8 +401,11 @@ class Uploader:
 
     def _pool(self) -> Executor:
         if self._executor is None:
+            # part PUTs and as many parts signing ahead, small-file PUTs and one
+            # initiate batch; threads start as needed
+            workers = 2 * self.config.concurrency + self.config.small_file_concurrency + 1
             self._executor = ThreadPoolExecutor(
-                max_workers=self.config.concurrency, thread_name_prefix="lilt-upload"
+                max_workers=workers, thread_name_prefix="lilt-upload"
             )
         return self._executor
 

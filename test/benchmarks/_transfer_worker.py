@@ -3,6 +3,8 @@
     python _transfer_worker.py KIND 'JSON OPTIONS'
 
 prints ``{"seconds": wall, "cpu": user+system seconds, "maxrss_mib": peak}``
+(with ``"pause": true`` in the options it first prints ``warmed`` after the
+warm-up and waits for a line on stdin)
 measured around the upload only: imports, setup and one small warm-up upload
 (lazy imports, validators, first connections) are excluded from time and CPU,
 so the figures are per-GiB steady state; peak RSS is the whole process's.
@@ -10,7 +12,10 @@ so the figures are per-GiB steady state; peak RSS is the whole process's.
 Kinds:
   lilt-sink, bare-sink   one file to the loopback MD5 sink (URLs made in-process)
   lilt-api               files through a LILT API (the emulator), upload_files
+  lilt-files             the same with a TransferConfig of ``config`` (default: the defaults)
+  lilt-timeline          lilt-files, also reporting how long part PUT slots stood idle
   boto3                  one file with boto3's upload_file straight to S3
+  s3transfer-files       files with s3transfer's TransferManager straight to S3
   sequential             files one by one: initiate, then PUT, no concurrency
 """
 
@@ -28,8 +33,11 @@ from types import SimpleNamespace
 from typing import Any, Callable
 
 
-def _measure(run: Callable[[], Any], warm: Callable[[], Any]) -> dict[str, float]:
+def _measure(run: Callable[[], Any], warm: Callable[[], Any], pause: bool) -> dict[str, float]:
     warm()  # one-time costs (lazy imports, validators, first connections) are not per-GiB
+    if pause:  # let the benchmark read its counters between warm-up and run
+        print("warmed", flush=True)
+        sys.stdin.readline()
     start_wall = time.perf_counter()
     start_cpu = time.process_time()
     run()
@@ -140,6 +148,92 @@ def lilt_api(o: dict[str, Any]) -> Job:
     return (lambda: uploader.upload_files(warm)), (lambda: uploader.upload_files(o["paths"]))
 
 
+def lilt_files(o: dict[str, Any]) -> Job:
+    """``upload_files`` as a user calls it, with the TransferConfig fields in ``config``."""
+    import lilt
+
+    client = lilt.ApiClient(lilt.Configuration(host=o["host"], username=o["key"],
+                                               password=o["key"]))
+    config = lilt.TransferConfig(**o.get("config", {}))
+    uploader = lilt.Uploader(client, config)
+    # both paths warm, as boto3's warm-up does: a multipart upload and single PUTs
+    warm = [warm_file(config.multipart_threshold + 1), warm_file(100), warm_file(100)]
+    return (lambda: uploader.upload_files(warm)), (lambda: uploader.upload_files(o["paths"]))
+
+
+#: figures a job adds to the measurement (merged into the printed result)
+EXTRA: dict[str, float] = {}
+
+
+def lilt_timeline(o: dict[str, Any]) -> Job:
+    """lilt-files, recording when each part PUT ran: ``idle_slot_s`` is the PUT-slot time
+    (``concurrency`` slots) left unused between the first PUT's start and the last's."""
+    import threading
+
+    from lilt.transfer import storage
+
+    spans: list[tuple[float, float]] = []
+    lock = threading.Lock()
+    put = storage.StorageClient.put
+
+    def timed_put(self: Any, url: str, body: Any, **kw: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return put(self, url, body, **kw)
+        finally:
+            with lock:
+                spans.append((start, time.perf_counter()))
+
+    storage.StorageClient.put = timed_put  # type: ignore[method-assign]
+    warm, run = lilt_files(o)
+
+    def measured() -> Any:
+        spans.clear()
+        result = run()
+        slots = o.get("config", {}).get("concurrency", 8)
+        edges = sorted([(a, 1) for a, _ in spans] + [(b, -1) for _, b in spans])
+        last_start = max(a for a, _ in spans)
+        idle, active, previous = 0.0, 0, edges[0][0]
+        for moment, step in edges:
+            if moment <= last_start:
+                idle += max(slots - active, 0) * (moment - previous)
+            previous, active = moment, active + step
+        EXTRA["idle_slot_s"] = idle
+        return result
+
+    return warm, measured
+
+
+def _s3_client(o: dict[str, Any], connections: int) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3", endpoint_url=o["endpoint"], aws_access_key_id=o["access_key"],
+        aws_secret_access_key=o["secret_key"], region_name=o.get("region", "us-east-1"),
+        config=Config(s3={"addressing_style": "path"}, max_pool_connections=connections),
+    )
+
+
+def s3transfer_files(o: dict[str, Any]) -> Job:
+    """s3transfer's TransferManager (what boto3's upload_file runs on), one manager for all
+    files, ``concurrency`` request threads and as many pooled connections."""
+    from boto3.s3.transfer import TransferConfig, create_transfer_manager
+
+    concurrency = o["concurrency"]
+    s3 = _s3_client(o, concurrency)
+    manager = create_transfer_manager(s3, TransferConfig(max_concurrency=concurrency))
+    prefix = o.get("prefix", "bench/s3transfer/")
+
+    def run(paths: list[str]) -> None:
+        futures = [manager.upload(p, o["bucket"], prefix + os.path.basename(p)) for p in paths]
+        for future in futures:
+            future.result()
+
+    warm = [warm_file(100), warm_file(100)]
+    return (lambda: run(warm)), (lambda: run(o["paths"]))
+
+
 def boto3_upload(o: dict[str, Any]) -> Job:
     import boto3
     from boto3.s3.transfer import TransferConfig
@@ -188,11 +282,13 @@ def sequential(o: dict[str, Any]) -> Job:
 
 KINDS: dict[str, Callable[[dict[str, Any]], Job]] = {
     "lilt-sink": lilt_sink, "bare-sink": bare_sink, "lilt-api": lilt_api,
-    "boto3": boto3_upload, "sequential": sequential,
+    "boto3": boto3_upload, "sequential": sequential, "lilt-files": lilt_files,
+    "s3transfer-files": s3transfer_files, "lilt-timeline": lilt_timeline,
 }
 
 
 if __name__ == "__main__":
     kind, options = sys.argv[1], json.loads(sys.argv[2])
     warm_up, measured = KINDS[kind](options)
-    print(json.dumps(_measure(measured, warm_up)))
+    figures = _measure(measured, warm_up, bool(options.get("pause")))
+    print(json.dumps({**figures, **EXTRA}))

@@ -41,6 +41,7 @@ import io
 import json
 import os
 import pstats
+import shutil
 import statistics
 import subprocess
 import sys
@@ -323,3 +324,86 @@ def test_core_cold_first_call(server_url: str, bench_record: Callable[[str, Any]
     for k, v in figures.items():
         print(f"  {k:20} {v:8.2f}")
     bench_record("core_cold_call", {"ms_median": figures, "runs": len(runs)})
+
+
+# -- instructions per call (callgrind): the same ratio without the machine's noise --------
+
+INSTRUCTION_CALLS = int(os.environ.get("LILT_BENCH_INSTRUCTION_CALLS", "300"))
+
+CALLGRIND_CLIENT = r"""
+import json, os, subprocess, sys
+import urllib3
+import lilt
+
+base, n, key = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+auth = urllib3.util.make_headers(basic_auth=f"{key}:{key}")["authorization"]
+headers = {"Accept": "application/json", "User-Agent": "OpenAPI-Generator/3.1.0/python",
+           "Authorization": auth}
+pool = urllib3.PoolManager()
+api = lilt.UploadsApi(lilt.ApiClient(lilt.Configuration(host=base, username=key, password=key)))
+url_get = f"{base}/v2/upload/5"
+url_sign = f"{base}/v2/upload/s3/multipart/abc/3?s3Key=uploads/x.zip&size=8388608"
+arms = {
+    "nothing": lambda: None,
+    "get_upload_by_id bare": lambda: pool.request("GET", url_get, headers=headers),
+    "get_upload_by_id lilt": lambda: api.get_upload_by_id(5),
+    "sign_upload_part bare": lambda: pool.request("GET", url_sign, headers=headers),
+    "sign_upload_part lilt": lambda: api.sign_upload_part("abc", 3, "uploads/x.zip", 8388608),
+}
+for arm in arms.values():
+    for _ in range(100):
+        arm()
+for name, arm in arms.items():
+    # callgrind_control zeroes the counters, then dumps them: the dump holds this arm only
+    subprocess.run(["callgrind_control", "--zero", str(os.getpid())], check=True,
+                   capture_output=True)
+    for _ in range(n):
+        arm()
+    subprocess.run(["callgrind_control", "--dump=" + name.replace(" ", ":"), str(os.getpid())],
+                   check=True, capture_output=True)
+"""
+
+
+@pytest.mark.skipif(
+    not all(shutil.which(tool) for tool in ("valgrind", "callgrind_control")),
+    reason="needs valgrind (callgrind)",
+)
+def test_core_instructions_per_call(
+    server_url: str, tmp_path: Any, bench_record: Callable[[str, Any], Any]
+) -> None:
+    """Client instructions per call (user space, callgrind), lilt against bare urllib3.
+
+    Instruction counts do not move with a noisy neighbour's load or the caches
+    it leaves cold, so a change of a few per cent shows; they leave out the
+    kernel's share (system calls cost the same in both arms, except the poll
+    before each socket read that a timeout brings). The client runs under
+    callgrind (about 50 times slower; the server does not); each arm's
+    counters are zeroed before and dumped after ``LILT_BENCH_INSTRUCTION_CALLS``
+    calls (default 300), the no-op arm measuring what zeroing and dumping cost.
+    """
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    env.pop("LILT_LOG", None)
+    subprocess.run(
+        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp_path}/cg.%p",
+         sys.executable, "-c", CALLGRIND_CLIENT, server_url, str(INSTRUCTION_CALLS), KEY],
+        check=True, capture_output=True, cwd=tmp_path, env=env, timeout=1800,
+    )
+    totals: dict[str, int] = {}
+    for dump in tmp_path.glob("cg.*.*"):
+        lines = dump.read_text(errors="replace").splitlines()
+        trigger = next(line for line in lines if line.startswith("desc: Trigger:"))
+        label = trigger.rsplit(" ", 1)[1]  # "desc: Trigger: dump <label>"
+        totals[label.replace(":", " ")] = next(
+            int(line.split()[1]) for line in lines if line.startswith("summary:")
+        )
+    cost = totals.pop("nothing")
+    per_call = {name: (total - cost) / INSTRUCTION_CALLS for name, total in totals.items()}
+    figures: dict[str, Any] = {"calls": INSTRUCTION_CALLS, "lilt": os.path.dirname(lilt.__file__),
+                               "instructions_per_call": per_call, "ratio_lilt_to_bare": {}}
+    print(f"\nClient instructions per call (callgrind, {INSTRUCTION_CALLS} calls per arm)")
+    for op in ("get_upload_by_id", "sign_upload_part"):
+        bare, ours = per_call[f"{op} bare"], per_call[f"{op} lilt"]
+        figures["ratio_lilt_to_bare"][op] = ours / bare
+        print(f"  {op:24} bare {bare / 1e3:8.1f}k   lilt {ours / 1e3:8.1f}k   "
+              f"lilt/bare {ours / bare:.3f}x (goal <= 1.2x)")
+    bench_record("core_instructions", figures)

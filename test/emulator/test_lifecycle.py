@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import glob
 import json
 import os
@@ -293,3 +294,72 @@ def test_stop_cleans_up_even_if_the_supervisor_was_killed() -> None:
     finally:  # if stop() failed at its job, do not leave the orphan to the next test run
         if not _gone(pid):
             os.killpg(pid, signal.SIGKILL)
+
+
+def _exchange(sock: socket.socket, request: bytes) -> tuple[bytes, bytes]:
+    """Send ``request`` and read one response: (head, body), by its Content-Length."""
+    sock.sendall(request)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed before a response; got {data!r}"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed mid-body"
+        body += chunk
+    return head, body
+
+
+def _closed_by_server(sock: socket.socket) -> bool:
+    sock.settimeout(10)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+def test_api_keeps_connections_alive_as_lilt_does(lilt_emulator: Emulator) -> None:
+    """Several requests, with and without bodies, failed or not, share one connection;
+    a client asking to close ends it; a body the emulator did not read is answered with
+    ``Connection: close``."""
+    port = int(lilt_emulator.base_url.rsplit(":", 1)[1])
+    auth = base64.b64encode(f"{lilt_emulator.api_key}:{lilt_emulator.api_key}".encode())
+    body = json.dumps({"filename": "a.txt", "type": "text/plain", "metadata": {"size": 3}})
+    post = (b"POST /v2/upload/s3/params HTTP/1.1\r\nHost: x\r\nAuthorization: Basic " + auth
+            + b"\r\nContent-Type: application/json\r\nContent-Length: "
+            + str(len(body)).encode() + b"\r\n\r\n" + body.encode())
+    get = b"GET /v2/upload HTTP/1.1\r\nHost: x\r\nAuthorization: Basic " + auth + b"\r\n\r\n"
+    missing = b"GET /v2/nowhere HTTP/1.1\r\nHost: x\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        for request in (post, get, missing, post, get):
+            head, answer = _exchange(sock, request)
+            assert b"connection: close" not in head.lower(), head
+            assert answer.startswith((b"{", b"[")), answer
+        uploads = json.loads(_exchange(sock, get)[1])
+        assert [u["filename"] for u in uploads] == ["a.txt", "a.txt"]
+        head, _ = _exchange(sock, get.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+        assert b"connection: close" in head.lower()
+        assert _closed_by_server(sock)
+    too_big = (b"POST /v2/upload/s3/params HTTP/1.1\r\nHost: x\r\nAuthorization: Basic " + auth
+               + b"\r\nContent-Type: application/json\r\nContent-Length: 5000000\r\n\r\n"
+               + b" " * 5_000_000)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        head, _ = _exchange(sock, too_big)
+        assert head.startswith(b"HTTP/1.1 413") and b"connection: close" in head.lower()
+
+
+def test_emulator_stop_ends_idle_kept_alive_connections(lilt_storage: S3Endpoint) -> None:
+    emu = Emulator(lilt_storage).start()
+    port = int(emu.base_url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        head, _ = _exchange(sock, b"GET /v2/nowhere HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 404") and b"connection: close" not in head.lower()
+        emu.stop()
+        assert _closed_by_server(sock)

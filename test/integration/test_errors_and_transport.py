@@ -201,6 +201,22 @@ def test_the_default_timeout_applies_when_the_call_sets_none(
     assert isinstance(caught.value, urllib3.exceptions.ReadTimeoutError)
 
 
+@pytest.mark.parametrize("later", [(1.0, 0.2), [1.0, 0.2], 0.2])
+def test_a_timeout_changed_between_calls_applies_to_the_next(
+    server: RecordingServer, make_api: MakeApi, later: object
+) -> None:
+    api = make_api(retries=0)
+    assert api.get_upload_by_id(1).id == 1  # with the configuration's first timeout
+    api.api_client.configuration.timeout = later
+    server.queue(Reply(200, {"id": 1}, delay=1.0))
+    with pytest.raises(exc.ApiTimeoutError):
+        api.get_upload_by_id(1)
+    if isinstance(later, list):  # changed in place: still seen
+        later[1] = 5.0
+        server.queue(Reply(200, {"id": 2, "filename": "b", "status": "pending"}, delay=0.5))
+        assert api.get_upload_by_id(2).id == 2
+
+
 def test_per_call_timeout_wins(server: RecordingServer, make_api: MakeApi) -> None:
     server.queue(Reply(200, {"id": 1}, delay=1.0))
     with pytest.raises(exc.ApiTimeoutError):

@@ -146,6 +146,37 @@ def test_results_are_decoded_into_the_declared_models(make_api: MakeApi) -> None
     assert api.initiate_multipart_upload({"filename": "a", "type": "b"}).upload_id == "U1"
 
 
+def test_subclassed_pipeline_hooks_run_in_every_mode(server: RecordingServer) -> None:
+    """param_serialize, call_api and response_deserialize of a subclass run for every
+    operation method, as in the generated client (the plain client may take shortcuts)."""
+    calls: list[str] = []
+
+    class Hooked(lilt.ApiClient):
+        def param_serialize(self, *args: Any, **kwargs: Any) -> Any:
+            calls.append("param_serialize")
+            method, url, headers, body, post = super().param_serialize(*args, **kwargs)
+            return method, url, {**headers, "X-Hooked": "1"}, body, post
+
+        def call_api(self, *args: Any, **kwargs: Any) -> Any:
+            calls.append("call_api")
+            return super().call_api(*args, **kwargs)
+
+        def response_deserialize(self, *args: Any, **kwargs: Any) -> Any:
+            calls.append("response_deserialize")
+            result = super().response_deserialize(*args, **kwargs)
+            result.data.filename = "hooked.txt"
+            return result
+
+    with Hooked(lilt.Configuration(host=server.url, username="k", password="k")) as client:
+        api = lilt.UploadsApi(client)
+        assert api.get_upload_by_id(7).filename == "hooked.txt"
+        assert api.get_upload_by_id_with_http_info(7).data.filename == "hooked.txt"
+        assert calls == ["param_serialize", "call_api", "response_deserialize"] * 2
+        assert api.get_upload_by_id_without_preload_content(7).status == 200
+    assert calls[6:] == ["param_serialize", "call_api"]
+    assert [seen.headers.get("X-Hooked") for seen in server.seen] == ["1", "1", "1"]
+
+
 @pytest.mark.parametrize("kind", ["single", "multipart"])
 def test_bulk_initiate_sends_a_list_and_returns_a_list(
     server: RecordingServer, make_api: MakeApi, kind: str

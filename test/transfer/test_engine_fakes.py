@@ -122,6 +122,55 @@ def test_many_files_bulk_initiate_and_interleave(fakes: Fakes, make_file: MakeFi
     assert first_small < last_part
 
 
+def test_small_files_and_parts_have_windows_of_their_own(fakes: Fakes,
+                                                         make_file: MakeFile) -> None:
+    """``small_file_concurrency`` single PUTs run at once next to at most ``concurrency``
+    part PUTs, while the next part is signed ahead."""
+    config = small_config(concurrency=2, small_file_concurrency=5)
+    lock = threading.Lock()
+    active = {"single": 0, "part": 0}
+    peak = dict(active)
+    # The first PUTs of each kind wait for one another: this only passes if the
+    # engine really runs that many at once (else the barrier times out).
+    barriers = {"single": threading.Barrier(5, timeout=10), "part": threading.Barrier(2, timeout=10)}
+    arrived = {"single": 0, "part": 0}
+    third_signed, third_put = threading.Event(), threading.Event()
+    signed_ahead: list[bool] = []
+
+    def on_sign(number: int) -> None:
+        if number == 3:
+            third_signed.set()
+
+    def overlap(request: Any, number: int) -> None:
+        kind = "part" if "partNumber" in request.query else "single"
+        with lock:
+            active[kind] += 1
+            peak[kind] = max(peak[kind], active[kind])
+            arrived[kind] += 1
+            first = arrived[kind] <= barriers[kind].parties
+            if kind == "part" and arrived[kind] == 3:
+                third_put.set()
+        if first:
+            barriers[kind].wait()
+            if kind == "part":  # both part PUTs hold their slots: part 3 is signed ahead,
+                signed_ahead.append(third_signed.wait(10))
+                third_put.wait(0.5)  # and must not be PUT before a slot is free
+        else:
+            threading.Event().wait(0.002)  # let a PUT beyond the window show, if there were one
+        with lock:
+            active[kind] -= 1
+
+    fakes.storage.fault = overlap
+    fakes.api.fail_sign = on_sign  # type: ignore[assignment]
+    big = make_file(6 * 5 * MiB, name="big.bin")
+    small = [make_file(200 + i) for i in range(40)]
+    with fakes.uploader(config) as up:
+        results = up.upload_files([big, *small])
+    assert all(stored(fakes, r) == p.read_bytes() for p, r in zip([big, *small], results))
+    assert peak == {"single": 5, "part": 2}
+    assert signed_ahead == [True, True]
+
+
 def test_multipart_files_are_initiated_in_bulk(fakes: Fakes, make_file: MakeFile) -> None:
     paths = [make_file(5 * MiB + 1 + i) for i in range(3)]
     with fakes.uploader(small_config()) as up:

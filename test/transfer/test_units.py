@@ -91,6 +91,7 @@ def test_config_defaults() -> None:
     config = TransferConfig()
     assert (config.multipart_threshold, config.part_size, config.concurrency) == (
         16 * MiB, 8 * MiB, 8)
+    assert config.small_file_concurrency == 64
     assert config.checksum and config.journal is None and isinstance(config.retry, RetryPolicy)
 
 
@@ -100,6 +101,8 @@ def test_config_defaults() -> None:
     ({"part_size": 8.0 * MiB}, "part_size must be an int"),
     ({"part_size": True}, "part_size must be an int"),
     ({"concurrency": 0}, "concurrency must be between"),
+    ({"small_file_concurrency": 0}, "small_file_concurrency must be between"),
+    ({"small_file_concurrency": 257}, "small_file_concurrency must be between"),
     ({"multipart_threshold": -1}, "multipart_threshold must be between"),
     ({"multipart_threshold": 5 * GiB + 1}, "multipart_threshold must be between"),
     ({"time_budget": 0}, "time_budget must be a positive"),

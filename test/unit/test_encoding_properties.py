@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import lilt
+from lilt.api_client import _quote
 
 CLIENT = lilt.ApiClient(lilt.Configuration(host="http://127.0.0.1:1", api_key={"ApiKeyAuth": "k&=/"}))
 API = lilt.UploadsApi(CLIENT)
@@ -45,3 +46,10 @@ def test_sign_part_puts_the_part_number_in_the_path(number: int, size: int) -> N
     _, url, _, _, _ = API._sign_upload_part_serialize("U", number, "k", size, None, None, None, 0)
     assert urlsplit(url).path == f"/v2/upload/s3/multipart/U/{number}"
     assert f"size={size}" in urlsplit(url).query
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(st.characters(blacklist_categories=("Cs",)), max_size=30) | st.from_regex(
+    r"[A-Za-z0-9_.~/-]*", fullmatch=True), safe=st.sampled_from(["", "/", "/:@", "-"]))
+def test_quote_shortcut_is_exactly_quote(text: str, safe: str) -> None:
+    assert _quote(text, safe) == quote(text, safe=safe)
