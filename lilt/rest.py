@@ -243,13 +243,18 @@ class RESTClientObject:
         self.configuration = configuration
         pool_args: dict[str, Any] = {
             "cert_reqs": ssl.CERT_REQUIRED if configuration.verify_ssl else ssl.CERT_NONE,
+            "retries": configuration.retry_for_urllib3(),
+        }
+        # Only what differs from urllib3's defaults (None, and block=False): the pool
+        # manager turns every keyword into its pool key again on each request.
+        optional = {
             "ca_certs": configuration.ssl_ca_cert,
             "cert_file": configuration.cert_file,
             "key_file": configuration.key_file,
             "ca_cert_data": configuration.ca_cert_data,
-            "retries": configuration.retry_for_urllib3(),
-            "block": configuration.connection_pool_block,
+            "block": configuration.connection_pool_block or None,
         }
+        pool_args.update((name, value) for name, value in optional.items() if value is not None)
         if configuration.assert_hostname is not None:
             pool_args["assert_hostname"] = configuration.assert_hostname
         if configuration.tls_server_name:
