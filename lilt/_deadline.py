@@ -120,25 +120,32 @@ def _seconds(timeout: Any) -> Optional[float]:
     return float(timeout) if isinstance(timeout, (int, float)) else None
 
 
-class _GuardedReader(io.RawIOBase):
-    """The socket stream of one response, with every ``recv`` bounded by the deadline."""
+class _GuardedReader(socket.SocketIO):
+    """The socket stream of one response, with every ``recv`` bounded by the deadline.
 
-    def __init__(
-        self, raw: io.RawIOBase, sock: socket.socket, deadline: Optional[Deadline]
-    ) -> None:
-        super().__init__()
-        self._raw = raw
-        self._sock = sock
-        self._deadline = deadline
-        self._read_timeout = sock.gettimeout()
-        self.in_head = True
-        self.head_cut = False
+    It is the very stream ``socket.makefile`` made (counted on its socket, so
+    the socket's real close waits for it), given this class by :meth:`adopt`:
+    a read goes through one Python layer, not a wrapper's and the stream's.
+    """
 
-    def readable(self) -> bool:
-        return True
+    _deadline: Optional[Deadline]
+    _socket: Any
+    _read_timeout: Optional[float]
+    in_head: bool
+    head_cut: bool
 
-    def fileno(self) -> int:
-        return self._raw.fileno()
+    @classmethod
+    def adopt(cls, stream: socket.SocketIO, sock: Any) -> _GuardedReader:
+        """``stream`` (a plain ``SocketIO``, which is what ``socket.socket`` and
+        urllib3's ``SSLTransport`` make) turned into a guarded reader."""
+        stream.__class__ = cls
+        assert isinstance(stream, cls)
+        stream._deadline = getattr(_state, "deadline", None)
+        stream._socket = sock
+        stream._read_timeout = sock.gettimeout()
+        stream.in_head = True
+        stream.head_cut = False
+        return stream
 
     def readinto(self, buffer: Any) -> Optional[int]:
         deadline = self._deadline
@@ -147,9 +154,9 @@ class _GuardedReader(io.RawIOBase):
             if left <= 0:
                 raise self._expired(deadline)
             if self._read_timeout is None or left < self._read_timeout:
-                self._sock.settimeout(left)
+                self._socket.settimeout(left)
         try:
-            count = self._raw.readinto(buffer)
+            count = super().readinto(buffer)
         except socket.timeout as exc:
             if deadline is not None and deadline.expired():
                 raise self._expired(deadline) from exc
@@ -166,15 +173,10 @@ class _GuardedReader(io.RawIOBase):
             f"the call's deadline of {deadline.seconds:g} s passed while reading the response body"
         )
 
-    def close(self) -> None:
-        if not self.closed:
-            self._raw.close()
-        super().close()
-
 
 class _GuardedSocket:
     """What http.client's response is built from: a socket whose ``makefile``
-    gives a buffered :class:`_GuardedReader` (one buffer, not makefile's and ours)."""
+    gives a buffered :class:`_GuardedReader` (one buffer, as makefile's own)."""
 
     __slots__ = ("reader", "sock")
 
@@ -184,8 +186,8 @@ class _GuardedSocket:
 
     def makefile(self, mode: str) -> io.BufferedReader:
         assert mode == "rb", mode  # http.client only ever reads its response
-        raw = self.sock.makefile("rb", buffering=0)  # the socket stream, counted by the socket
-        self.reader = _GuardedReader(raw, self.sock, getattr(_state, "deadline", None))
+        stream = self.sock.makefile("rb", buffering=0)  # the socket stream, counted by the socket
+        self.reader = _GuardedReader.adopt(stream, self.sock)
         return io.BufferedReader(self.reader)
 
 
@@ -223,19 +225,12 @@ class _GuardedConnection:
                 raise DeadlineExceeded(deadline, "connecting") from exc
             raise
 
-    def request(self, method: str, url: str, body: Any = None, headers: Any = None,
-                **kwargs: Any) -> None:
-        deadline: Optional[Deadline] = getattr(_state, "deadline", None)
-        if deadline is not None:
-            self.timeout = deadline.clamp(_seconds(self.timeout), "sending the request")
-        super().request(method, url, body, headers, **kwargs)  # type: ignore[misc]
-
     def send(self, data: Any) -> None:
         deadline: Optional[Deadline] = getattr(_state, "deadline", None)
         if deadline is not None and self.sock is not None:
-            # The socket waits at most self.timeout (set in request()); shorten it
-            # only once less time than that is left.
-            timeout = _seconds(self.timeout)
+            # The socket waits at most its own timeout (on a kept-alive connection,
+            # the last response's read timeout); shorten it once less time is left.
+            timeout = self.sock.gettimeout()
             left = deadline.clamp(timeout, "sending the request")
             if timeout is None or left < timeout:
                 self.sock.settimeout(left)
