@@ -337,7 +337,9 @@ class ApiClient:
                 if isinstance(response_type, TypeAdapter)
                 else _adapter(_resolve(response_type))
             )
-            return mark_fields_set(adapter.validate_json(body))
+            # The adapter's validator itself: TypeAdapter.validate_json only adds
+            # the handling of options that are not used here.
+            return mark_fields_set(adapter.validator.validate_json(body))
         except (ValueError, ValidationError, RecursionError, LookupError) as exc:
             failure: Exception = exc
         # Raised outside the except block, so the original (which quotes the

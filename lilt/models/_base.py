@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import pprint
-from typing import Any, Callable, ClassVar, Dict, Optional
+from typing import Any, Callable, ClassVar, Dict, ForwardRef, Optional
 
 from pydantic import BaseModel, ConfigDict
 from typing_extensions import Self, get_args, get_origin
@@ -31,13 +31,20 @@ class LiltModel(BaseModel):
 
     # (wire name, how from_dict reads its value): built once per class
     _readers: ClassVar[tuple[tuple[str, Callable[[Any], Any]], ...]] = ()
+    # every field's name, and those that may hold models (what mark_fields_set walks)
+    _field_names: ClassVar[frozenset[str]] = frozenset()
+    _nested_fields: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
+        fields = cls.model_fields
         cls._readers = tuple(
-            (field.alias or name, _reader(field.annotation))
-            for name, field in cls.model_fields.items()
+            (field.alias or name, _reader(field.annotation)) for name, field in fields.items()
+        )
+        cls._field_names = frozenset(fields)
+        cls._nested_fields = tuple(
+            name for name, field in fields.items() if _may_hold_models(field.annotation)
         )
 
     def to_str(self) -> str:
@@ -106,6 +113,14 @@ def _is_model(annotation: Any) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, LiltModel)
 
 
+def _may_hold_models(annotation: Any) -> bool:
+    """Whether a field of this type can hold a model (in a list, an Optional ...);
+    a type not resolved to a class counts as one that can."""
+    if isinstance(annotation, (str, ForwardRef)):
+        return True
+    return _is_model(annotation) or any(_may_hold_models(a) for a in get_args(annotation))
+
+
 def mark_fields_set(value: Any) -> Any:
     """Mark every field of every model in ``value`` as set, as ``from_dict`` would.
 
@@ -114,9 +129,11 @@ def mark_fields_set(value: Any) -> Any:
     output, where ``model_dump(exclude_unset=True)`` shows every field.
     """
     if isinstance(value, LiltModel):
-        fields = type(value).model_fields
-        object.__setattr__(value, "__pydantic_fields_set__", set(fields))
-        for name in fields:
+        # The field names are kept on the class: pydantic's model_fields is a
+        # computed property, which cost more than the rest of a decode.
+        kind = type(value)
+        object.__setattr__(value, "__pydantic_fields_set__", set(kind._field_names))
+        for name in kind._nested_fields:
             mark_fields_set(getattr(value, name))
     elif isinstance(value, list):
         for item in value:
