@@ -197,15 +197,18 @@ class ApiClient:
             headers["Cookie"] = self.cookie
         if header_params:
             headers.update(header_params)
-        headers = {k: v if type(v) is str else _header_value(v) for k, v in headers.items()}
+        for name, value in headers.items():  # a loop, not a comprehension: most are str
+            if type(value) is not str:
+                headers[name] = _header_value(value)
 
         if path_params:
+            safe = config.safe_chars_for_path_param
             for name, value in path_params.items():
                 text = str(self.sanitize_for_serialization(value))
                 if text in (".", ".."):
                     raise ApiValueError(f"Path parameter {name!r} may not be {text!r}")
                 resource_path = resource_path.replace(
-                    "{" + name + "}", _quote(text, config.safe_chars_for_path_param)
+                    "{" + name + "}", _quote(text, safe)
                 )
 
         if post_params or files:
@@ -424,7 +427,7 @@ class ApiClient:
         if kind is list:
             return [self.sanitize_for_serialization(sub) for sub in obj]
         if kind is tuple:  # (name, value) query pairs: usually nothing to convert
-            if all(type(sub) in _JSON_SCALARS for sub in obj):
+            if _JSON_SCALARS.issuperset(map(type, obj)):
                 return obj
             return tuple(self.sanitize_for_serialization(sub) for sub in obj)
         if isinstance(obj, LiltModel) and kind.to_dict is LiltModel.to_dict:
@@ -481,19 +484,21 @@ class ApiClient:
         self, params: Any, collection_formats: Optional[Mapping[str, str]]
     ) -> str:
         """Get parameters as an encoded query string, formatting collections."""
-        pairs: list[tuple[str, str]] = []
+        parts: list[str] = []
         formats = collection_formats or {}
         for k, v in params.items() if isinstance(params, dict) else params:
             if k in formats:
                 fmt = formats[k]
                 if fmt == "multi":
-                    pairs.extend((k, quote(str(value))) for value in v)
+                    parts.extend(f"{k}={quote(str(value))}" for value in v)
                 else:
                     delimiter = {"ssv": " ", "tsv": "\t", "pipes": "|"}.get(fmt, ",")
-                    pairs.append((k, delimiter.join(quote(str(value)) for value in v)))
+                    parts.append(f"{k}={delimiter.join(quote(str(value)) for value in v)}")
             else:
-                pairs.append((k, _quote(v if type(v) is str else _query_text(v), "/")))
-        return "&".join([f"{k}={v}" for k, v in pairs])
+                kind = type(v)
+                text = v if kind is str else str(v) if kind is int else _query_text(v)
+                parts.append(f"{k}={_quote(text, '/')}")
+        return "&".join(parts)
 
     def files_parameters(
         self, files: Mapping[str, Any]
