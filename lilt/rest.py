@@ -326,7 +326,9 @@ class RESTClientObject:
         if not self._tracked:  # used again after close()
             self._tracked = True
             track(self)
-        timeout, total = split_timeout(_request_timeout)
+        timeout, total = (
+            split_timeout(_request_timeout) if _request_timeout is not None else (None, None)
+        )
         if timeout is None and total is None:
             timeout, total = self._configured_timeout()
         kwargs = self._body_arguments(method, headers, body, post_params)
