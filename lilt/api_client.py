@@ -82,6 +82,8 @@ _TEXT_MIME = re.compile(r"^text/[a-z.+-]+\s*(;|$)", re.IGNORECASE)
 _CHARSET = re.compile(r"charset=([a-zA-Z\-\d]+)[\s;]?")
 _TYPE_NAME = re.compile(r"^(List|Dict)\[(.+)\]$")
 _JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+# Content-Type values that need neither _JSON_MIME nor _CHARSET: JSON in UTF-8
+_UTF8_JSON = frozenset({"application/json", "application/json; charset=utf-8"})
 # characters quote() never encodes (and "/", when it is safe): text made only of
 # these is returned as it is, without quote()'s work
 _PLAIN = re.compile(r"[A-Za-z0-9_.~-]*")
@@ -330,9 +332,12 @@ class ApiClient:
             return None
         content_type = response_data.getheader("content-type")
         try:
-            if content_type is not None and not _JSON_MIME.match(content_type):
+            if content_type in _UTF8_JSON:  # the usual answer: no pattern to run
+                body: Union[bytes, str] = raw
+            elif content_type is not None and not _JSON_MIME.match(content_type):
                 raise ValueError(f"content type {content_type!r} is not JSON")
-            body = _in_declared_charset(raw, content_type)
+            else:
+                body = _in_declared_charset(raw, content_type)
             if body.strip() in (b"null", "null"):
                 return None
             adapter = (

@@ -20,6 +20,13 @@ from pydantic import BaseModel, ConfigDict
 from typing_extensions import Self, get_args, get_origin
 
 
+#: each model class's field names, and those that may hold models (what
+#: mark_fields_set walks): kept here, since pydantic's model_fields is a computed
+#: property that cost more than the rest of a decode, and annotations on the class
+#: would be evaluated again for every subclass
+_FIELDS: dict[type[Any], tuple[frozenset[str], tuple[str, ...]]] = {}
+
+
 class LiltModel(BaseModel):
     """Base class of the upload models: pydantic v2 with the generated client's config."""
 
@@ -31,9 +38,6 @@ class LiltModel(BaseModel):
 
     # (wire name, how from_dict reads its value): built once per class
     _readers: ClassVar[tuple[tuple[str, Callable[[Any], Any]], ...]] = ()
-    # every field's name, and those that may hold models (what mark_fields_set walks)
-    _field_names: ClassVar[frozenset[str]] = frozenset()
-    _nested_fields: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -42,9 +46,9 @@ class LiltModel(BaseModel):
         cls._readers = tuple(
             (field.alias or name, _reader(field.annotation)) for name, field in fields.items()
         )
-        cls._field_names = frozenset(fields)
-        cls._nested_fields = tuple(
-            name for name, field in fields.items() if _may_hold_models(field.annotation)
+        _FIELDS[cls] = (
+            frozenset(fields),
+            tuple(name for name, field in fields.items() if _may_hold_models(field.annotation)),
         )
 
     def to_str(self) -> str:
@@ -128,12 +132,11 @@ def mark_fields_set(value: Any) -> Any:
     the result indistinguishable from the generated client's ``from_dict``
     output, where ``model_dump(exclude_unset=True)`` shows every field.
     """
-    if isinstance(value, LiltModel):
-        # The field names are kept on the class: pydantic's model_fields is a
-        # computed property, which cost more than the rest of a decode.
-        kind = type(value)
-        object.__setattr__(value, "__pydantic_fields_set__", set(kind._field_names))
-        for name in kind._nested_fields:
+    known = _FIELDS.get(type(value))
+    if known is not None:
+        names, nested = known
+        object.__setattr__(value, "__pydantic_fields_set__", set(names))
+        for name in nested:
             mark_fields_set(getattr(value, name))
     elif isinstance(value, list):
         for item in value:
