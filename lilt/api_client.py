@@ -430,7 +430,13 @@ class ApiClient:
         if kind is dict:
             return {key: self.sanitize_for_serialization(val) for key, val in obj.items()}
         if kind is list:
-            return [self.sanitize_for_serialization(sub) for sub in obj]
+            # (name, value) query pairs are checked here, without a call each
+            return [
+                sub
+                if type(sub) is tuple and _JSON_SCALARS.issuperset(map(type, sub))
+                else self.sanitize_for_serialization(sub)
+                for sub in obj
+            ]
         if kind is tuple:  # (name, value) query pairs: usually nothing to convert
             if _JSON_SCALARS.issuperset(map(type, obj)):
                 return obj
