@@ -19,7 +19,6 @@ from typing import Any, Callable, ClassVar, Dict, ForwardRef, Optional
 from pydantic import BaseModel, ConfigDict
 from typing_extensions import Self, get_args, get_origin
 
-
 #: each model class's field names, and those that may hold models (what
 #: mark_fields_set walks): kept here, since pydantic's model_fields is a computed
 #: property that cost more than the rest of a decode, and annotations on the class
