@@ -43,7 +43,7 @@ from lilt.transfer import (
     SourceChangedError,
     TransferConfig,
 )
-from lilt.transfer.engine import _verify_part
+from lilt.transfer.tasks import _verify_part
 from lilt.transfer.journal import Journal
 from lilt.transfer.plan import PartSpec
 from lilt.transfer.results import UploadedPart
