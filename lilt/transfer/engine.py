@@ -53,7 +53,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from lilt._redact import redact_url
 from lilt.exceptions import ApiException, NotFoundException, TransferError
-from lilt.transfer._api import MAX_BATCH, ApiOps, MultipartTarget
+from lilt.transfer._api import MAX_BATCH, ApiOps, MultipartTarget, SignedUrl
 from lilt.transfer._shield import SignalShield
 from lilt.transfer.config import TransferConfig
 from lilt.transfer.failure import CleanUp, interrupted_summary, transfer_error
@@ -67,7 +67,6 @@ from lilt.transfer.storage import StorageClient
 from lilt.transfer.tasks import (
     Completed,
     Initiated,
-    Outcome,
     PartSigned,
     PartStored,
     SingleCutOff,
@@ -78,6 +77,7 @@ from lilt.transfer.tasks import (
 __all__ = ["SerialExecutor", "Transfer"]
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 logger = logging.getLogger("lilt.transfer")
 
@@ -127,15 +127,33 @@ class _QueuedPart:
     ready: Optional[PartSigned] = None
 
 
+#: what a worker hands back: the task's outcome, bound to how the calling thread applies it
+_Apply = Callable[[], None]
+
+
 @dataclass(frozen=True)
 class _Task:
     """A task to submit: its body, the job an error in it is about, and its window."""
 
     job: Job
-    work: Callable[[], Outcome]
     window: _Window
-    batch: tuple[SingleJob, ...] = ()  # an initiate's files
+    run: Callable[[], _Apply]  # worker thread: does the I/O, touches no job
     queued: Optional[_QueuedPart] = None  # a part's signing
+
+
+def _task(
+    job: Job,
+    window: _Window,
+    work: Callable[[], R],
+    apply: Callable[[R], None],
+    queued: Optional[_QueuedPart] = None,
+) -> _Task:
+    """A task whose outcome ``apply`` records, in the calling thread (the checker pairs them)."""
+
+    def run() -> _Apply:
+        return partial(apply, work())
+
+    return _Task(job, window, run, queued)
 
 
 # --- the transfer -------------------------------------------------------------
@@ -183,15 +201,18 @@ class Transfer:
         # ready files that make it worth initiating the next batch ahead
         self._initiate_below = max(MAX_BATCH // 2, 2 * config.small_file_concurrency)
         self._small: collections.deque[SingleJob] = collections.deque()  # not yet initiated
-        self._ready: collections.deque[SingleJob] = collections.deque()  # initiated
+        self._ready: collections.deque[tuple[SingleJob, SignedUrl]] = collections.deque()
         self._initiating = False
         self._large: collections.deque[MultipartJob] = collections.deque()
-        self._to_complete: collections.deque[MultipartJob] = collections.deque()
-        self._in_flight: dict[Future[Outcome], _Task] = {}
+        self._to_complete: collections.deque[tuple[MultipartJob, MultipartTarget]] = (
+            collections.deque()
+        )
+        self._in_flight: dict[Future[_Apply], _Task] = {}
         self._running: collections.Counter[_Window] = collections.Counter()
         # parts in the order they were handed out, PUT in that order once signed
         self._queued_parts: collections.deque[_QueuedPart] = collections.deque()
         self._current: Optional[Job] = None  # the job the calling thread works on: errors name it
+        self._closing = False  # the clean-up settles what finished: no new work, no progress
 
     def run(self) -> list[UploadResult]:
         """Upload every job; return results in job order, or raise TransferError."""
@@ -231,7 +252,7 @@ class Transfer:
                 return
             if isinstance(task.job, MultipartJob) and task.window is not _Window.PUT:
                 task.job.in_flight += 1  # a part's PUT continues its signing task
-            future = self.executor.submit(task.work)
+            future = self.executor.submit(task.run)
             self._in_flight[future] = task
             self._running[task.window] += 1
             if task.queued is not None:
@@ -251,15 +272,15 @@ class Transfer:
             and self._running[_Window.PUT] < self.config.concurrency
         ):
             queued.popleft()
-            source = _open_file(head.job)
-            work = partial(self.tasks.put_part, head.job, head.target, head.ready, source)
-            return _Task(head.job, work, _Window.PUT)
+            job, target = head.job, head.target
+            work = partial(self.tasks.put_part, job, target, head.ready, _open_file(job))
+            return _task(job, _Window.PUT, work, partial(self._part_stored, job, target))
         signed_waiting = len(queued) - self._running[_Window.SIGN]
         parts_running = len(self._in_flight) - self._running[_Window.SMALL]
         if parts_running + signed_waiting >= self._window:
             return None
         if self._to_complete:
-            return self._complete_task(self._to_complete.popleft())
+            return self._complete_task(*self._to_complete.popleft())
         return self._next_part()
 
     def _next_small(self) -> Optional[_Task]:
@@ -269,14 +290,15 @@ class Transfer:
             batch = tuple(self._small.popleft() for _ in range(min(MAX_BATCH, len(self._small))))
             self._initiating = True
             self._current = batch[0]
-            work = partial(self.tasks.initiate_singles, [j.new_file for j in batch])
-            return _Task(batch[0], work, _Window.SMALL, batch=batch)
+            initiate = partial(self.tasks.initiate_singles, [j.new_file for j in batch])
+            return _task(batch[0], _Window.SMALL, initiate, partial(self._initiated, batch))
         if not self._ready:
             return None
-        job = self._current = self._ready.popleft()
-        assert job.signed is not None  # every file of an initiated batch has its URL
+        job, signed = self._ready.popleft()
+        self._current = job
         chunks = () if isinstance(job.content, FileContent) else job.content.take_prefetched()
-        return _Task(job, partial(self.tasks.put_single, job, job.signed, chunks), _Window.SMALL)
+        work = partial(self.tasks.put_single, job, signed, chunks)
+        return _task(job, _Window.SMALL, work, partial(self._single_stored, job))
 
     def _next_part(self) -> Optional[_Task]:
         while self._large:
@@ -288,7 +310,7 @@ class Transfer:
             self._large.popleft()
             job.all_submitted = True
             if job.in_flight == 0 and job.result is None:  # every part is already stored
-                return self._complete_task(job)
+                return self._complete_task(job, target)
         return None
 
     def _sign_task(self, job: MultipartJob, target: MultipartTarget) -> Optional[_Task]:
@@ -309,13 +331,13 @@ class Transfer:
                 return None
             spec, data = chunk
             work = partial(self.tasks.sign_part, target, spec, data)
-        return _Task(job, work, _Window.SIGN, queued=_QueuedPart(job, target))
+        queued = _QueuedPart(job, target)
+        return _task(job, _Window.SIGN, work, partial(self._part_signed, queued), queued)
 
-    def _complete_task(self, job: MultipartJob) -> _Task:
-        assert job.target is not None  # a job's parts are handed out only once it is initiated
+    def _complete_task(self, job: MultipartJob, target: MultipartTarget) -> _Task:
         parts = [job.parts[n] for n in sorted(job.parts)]
-        work = partial(self.tasks.complete, job, job.target, parts, _open_file(job))
-        return _Task(job, work, _Window.COMPLETE)
+        work = partial(self.tasks.complete, job, target, parts, _open_file(job))
+        return _task(job, _Window.COMPLETE, work, partial(self._completed, job))
 
     def _probe(self, job: MultipartJob) -> None:
         """Before resuming an upload from the journal, check the API still knows it.
@@ -386,64 +408,60 @@ class Transfer:
 
     # --- outcomes (calling thread) ----------------------------------------------
 
-    def _finished(self, task: _Task, future: Future[Outcome]) -> None:
+    def _finished(self, task: _Task, future: Future[_Apply]) -> None:
         self._running[task.window] -= 1
         job = self._current = task.job
         if isinstance(job, MultipartJob):
             job.in_flight -= 1
-        outcome = future.result()  # a task's failure is raised here, then handled by _fail
-        if isinstance(outcome, PartSigned):
-            assert isinstance(job, MultipartJob) and task.queued is not None
-            job.in_flight += 1  # still in flight: its PUT waits for its turn and a slot
-            task.queued.ready = outcome
-            return
-        self._apply(task, outcome)
-        if isinstance(outcome, Initiated):
-            self._initiating = False
-            self._ready.extend(task.batch)
-        elif isinstance(outcome, PartStored):
-            assert isinstance(job, MultipartJob)
-            if job.all_submitted and job.in_flight == 0:
-                self._to_complete.appendleft(job)
-        if job.result is not None:
-            self.progress.file_done(job.index)
+        apply = future.result()  # a task's failure is raised here, then handled by _fail
+        apply()
 
-    def _apply(self, task: _Task, outcome: Outcome) -> None:
-        """Record a task's outcome on its job(s); a stored file gets its result."""
-        job = task.job
-        if isinstance(outcome, Initiated):
-            for each, signed in zip(task.batch, outcome.signed):
-                each.signed = signed
-        elif isinstance(outcome, PartStored):
-            assert isinstance(job, MultipartJob)
-            job.parts[outcome.part.number] = outcome.part
-            if outcome.md5 is not None:
-                job.md5s[outcome.part.number] = outcome.md5
-        elif isinstance(outcome, SingleStored):
-            assert isinstance(job, SingleJob)
-            job.signed, job.etag, job.md5 = outcome.signed, outcome.etag, outcome.md5
-            self._store_result(job, _without_query(outcome.signed.url))
-        elif isinstance(outcome, Completed):
-            self._store_result(job, outcome.location)
-        # a PartSigned was never sent: nothing of it is stored
+    def _initiated(self, batch: tuple[SingleJob, ...], outcome: Initiated) -> None:
+        # when closing: nothing was sent to these URLs, so nothing of these files is stored
+        for job, signed in zip(batch, outcome.signed):
+            job.signed = signed
+        if not self._closing:
+            self._initiating = False
+            self._ready.extend(zip(batch, outcome.signed))
+
+    def _part_signed(self, queued: _QueuedPart, outcome: PartSigned) -> None:
+        if not self._closing:  # else it was never sent: nothing of it is stored
+            queued.job.in_flight += 1  # still in flight: its PUT waits for its turn and a slot
+            queued.ready = outcome
+
+    def _part_stored(self, job: MultipartJob, target: MultipartTarget, outcome: PartStored) -> None:
+        job.parts[outcome.part.number] = outcome.part
+        if outcome.md5 is not None:
+            job.md5s[outcome.part.number] = outcome.md5
+        if not self._closing and job.all_submitted and job.in_flight == 0:
+            self._to_complete.appendleft((job, target))
+
+    def _single_stored(self, job: SingleJob, outcome: SingleStored) -> None:
+        job.signed, job.etag, job.md5 = outcome.signed, outcome.etag, outcome.md5
+        self._store_result(job, _without_query(outcome.signed.url))
+
+    def _completed(self, job: MultipartJob, outcome: Completed) -> None:
+        self._store_result(job, outcome.location)
 
     def _store_result(self, job: Job, location: Optional[str]) -> None:
         job.close()
         if isinstance(job, SingleJob) and self.journal is not None:
             self._journal_single(self.journal, job, location)
         job.result = job.finish(location)
+        if not self._closing:
+            self.progress.file_done(job.index)
 
     def _journal_single(self, journal: Journal, job: SingleJob, location: Optional[str]) -> None:
-        content = job.content
-        if not isinstance(content, FileContent) or content.identity is None or not job.key:
-            return
+        content, signed = job.content, job.signed
+        if not isinstance(content, FileContent) or content.identity is None or signed is None:
+            return  # a stream cannot be resumed
         try:
             journal.complete_single(
                 content.path,
                 content.identity,
                 filename=job.new_file.filename,
                 content_type=job.new_file.content_type,
-                key=job.key,
+                key=signed.key,
                 location=location,
                 md5_hex=job.md5.hex() if job.md5 else None,
             )
@@ -469,6 +487,7 @@ class Transfer:
 
     def _clean_up(self, exc: BaseException) -> TransferError:
         job = self._current
+        self._closing = True
         self.cancel.set()
         for future in self._in_flight:
             future.cancel()
@@ -501,14 +520,13 @@ class Transfer:
                 f"{redact_url(str(cancel_exc))}"
             )
 
-    def _settle(self, task: _Task, future: Future[Outcome]) -> None:
+    def _settle(self, task: _Task, future: Future[_Apply]) -> None:
         """Record what a task finished during the clean-up (no progress events: it is over)."""
         error = future.exception()
-        if isinstance(error, SingleCutOff) and isinstance(task.job, SingleJob):
-            task.job.signed, task.job.unconfirmed = error.signed, True  # storage may hold it
         if error is None:
-            # nothing was sent to the URLs of an initiate: nothing of those is stored
-            self._apply(task, future.result())
+            future.result()()
+        elif isinstance(error, SingleCutOff) and isinstance(task.job, SingleJob):
+            task.job.signed, task.job.unconfirmed = error.signed, True  # storage may hold it
 
 
 # --- helpers ------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The task bodies: the I/O that worker threads do for the engine.
 
 Each task takes what it needs as arguments and returns an outcome record
-(:data:`Outcome`); the calling thread applies it to the job
+(:class:`Initiated`, :class:`PartSigned`, ...); the calling thread applies it to the job
 (:mod:`lilt.transfer.engine`). A task never writes to a job: it reads only
 fields fixed before it was submitted (the job's index, name and
 ``new_file``, passed-in targets, URLs and open files). What tasks do share is
@@ -38,7 +38,6 @@ from lilt.transfer.storage import (
 __all__ = [
     "Completed",
     "Initiated",
-    "Outcome",
     "PartSigned",
     "PartStored",
     "SingleCutOff",
@@ -90,8 +89,6 @@ class SingleStored:
 class Completed:
     location: Optional[str]
 
-
-Outcome = Union[Initiated, PartSigned, PartStored, SingleStored, Completed]
 
 
 class SingleCutOff(TransferCancelled):
