@@ -201,51 +201,17 @@ class Journal:
                     target.completed = True
                     location = event.get("location")
                     target.location = location if isinstance(location, str) else None
-            else:
-                record = JournalRecord(
-                    path=_required_text(event, "path"),
-                    identity=_identity(event),
-                    filename=_required_text(event, "filename"),
-                    content_type=_required_text(event, "content_type"),
-                    key=_required_text(event, "key"),
-                    location=_text(event.get("location")),
-                    completed=True,
-                )
-                if _is_md5(event.get("md5")):
-                    record.md5s[1] = event["md5"]
+            else:  # a single PUT's: the record is the whole story, or the line is skipped
+                record = _record(event, single=True)
+                if record.problem is not None:
+                    raise ValueError(record.problem)
                 self._records[record.path] = record
 
     def _apply_start(self, event: Mapping[str, Any]) -> None:
-        path = _required_text(event, "path")  # without a path it belongs to no file
-        upload_id, key = _text(event.get("upload_id")), _text(event.get("key"))
-        problem = None
-        try:
-            identity = _identity(event)
-        except (KeyError, TypeError, ValueError):
-            identity = FileIdentity(-1, -1, "")
-            problem = "the file's identity is missing or invalid"
-        part_size: Any = event.get("part_size")
-        if not _whole(part_size):
-            problem = problem or f"the part size is not a whole number: {part_size!r}"
-            part_size = 0
-        if upload_id is None or key is None:
-            problem = problem or "the upload id or key is missing"
-        filename, content_type = _text(event.get("filename")), _text(event.get("content_type"))
-        if filename is None or content_type is None:
-            problem = problem or "the file name or content type is missing"
-        record = JournalRecord(
-            path=path,
-            identity=identity,
-            filename=filename or "",
-            content_type=content_type or "",
-            key=key or "",
-            upload_id=upload_id,
-            part_size=part_size,
-            problem=problem,
-        )
+        record = _record(event, single=False)
         self._records[record.path] = record
-        if upload_id is not None:
-            self._by_upload[upload_id] = record
+        if record.upload_id is not None:
+            self._by_upload[record.upload_id] = record
 
     # --- writing -------------------------------------------------------------
 
@@ -390,6 +356,47 @@ def _identity_fields(identity: FileIdentity) -> dict[str, Any]:
         if value is not None:
             fields[name] = value
     return fields
+
+
+def _record(event: Mapping[str, Any], *, single: bool) -> JournalRecord:
+    """The record a ``start`` line begins, or the one a single PUT's ``complete`` line is.
+
+    A value that is missing or invalid goes to ``problem`` (the first one
+    found), so the record is known but not resumed.
+    """
+    path = _required_text(event, "path")  # without a path it belongs to no file
+    upload_id = None if single else _text(event.get("upload_id"))
+    key = _text(event.get("key"))
+    problem = None
+    try:
+        identity = _identity(event)
+    except (KeyError, TypeError, ValueError):
+        identity = FileIdentity(-1, -1, "")
+        problem = "the file's identity is missing or invalid"
+    part_size: Any = 0 if single else event.get("part_size")
+    if not _whole(part_size):
+        problem = problem or f"the part size is not a whole number: {part_size!r}"
+        part_size = 0
+    if (upload_id is None and not single) or key is None:
+        problem = problem or "the upload id or key is missing"
+    filename, content_type = _text(event.get("filename")), _text(event.get("content_type"))
+    if filename is None or content_type is None:
+        problem = problem or "the file name or content type is missing"
+    record = JournalRecord(
+        path=path,
+        identity=identity,
+        filename=filename or "",
+        content_type=content_type or "",
+        key=key or "",
+        upload_id=upload_id,
+        part_size=part_size,
+        location=_text(event.get("location")) if single else None,
+        completed=single,
+        problem=problem,
+    )
+    if single and _is_md5(event.get("md5")):
+        record.md5s[1] = event["md5"]
+    return record
 
 
 def _identity(event: Mapping[str, Any]) -> FileIdentity:
