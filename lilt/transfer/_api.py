@@ -47,11 +47,11 @@ from lilt.transfer.results import UploadedPart
 T = TypeVar("T")
 
 __all__ = [
-    "ApiOps",
     "FilenameError",
     "MultipartTarget",
     "NewFile",
     "SignedUrl",
+    "UploaderApi",
     "UploadsApiLike",
     "check_filename",
 ]
@@ -146,7 +146,7 @@ class ResponseShapeError(ApiException, ValueError):
         return str(self.reason)
 
 
-class ApiOps:
+class UploaderApi:
     """Initiate, sign, complete and cancel, over any ``UploadsApi``-like object."""
 
     def __init__(

@@ -53,7 +53,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from lilt._redact import redact_url
 from lilt.exceptions import ApiException, NotFoundException, TransferError
-from lilt.transfer._api import MAX_BATCH, ApiOps, MultipartTarget, SignedUrl
+from lilt.transfer._api import MAX_BATCH, MultipartTarget, SignedUrl, UploaderApi
 from lilt.transfer._shield import SignalShield
 from lilt.transfer.config import TransferConfig
 from lilt.transfer.failure import CleanUp, interrupted_summary, transfer_error
@@ -170,7 +170,7 @@ class Transfer:
         self,
         jobs: Sequence[Job],
         *,
-        api: ApiOps,
+        api: UploaderApi,
         storage: StorageClient,
         config: TransferConfig,
         executor: Executor,

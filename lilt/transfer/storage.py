@@ -212,7 +212,9 @@ class _Exchange:
         "stop",
     )
 
-    def __init__(self, cancel: Optional[threading.Event], now: float, keep_answer: bool) -> None:
+    def __init__(
+        self, cancel: Optional[threading.Event], now: float, *, keep_answer: bool
+    ) -> None:
         self.cancel = cancel
         self.keep_answer = keep_answer  # its answer is worth waiting for after an interrupt
         self.sock: Optional[socket.socket] = None
@@ -391,7 +393,7 @@ class _Watchdog:
         with self._lock:
             if cancel is not None and cancel.is_set():
                 raise TransferCancelled("transfer cancelled")
-            exchange = _Exchange(cancel, self._clock(), keep_answer)
+            exchange = _Exchange(cancel, self._clock(), keep_answer=keep_answer)
             self._active.add(exchange)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Callable, Optional, Union
 
-from lilt.transfer._api import ApiOps, MultipartTarget, NewFile, SignedUrl
+from lilt.transfer._api import MultipartTarget, NewFile, SignedUrl, UploaderApi
 from lilt.transfer.config import TransferConfig
 from lilt.transfer.jobs import FileContent, MultipartJob, SingleJob
 from lilt.transfer.journal import Journal, JournalError
@@ -108,7 +108,7 @@ class Tasks:
     def __init__(
         self,
         *,
-        api: ApiOps,
+        api: UploaderApi,
         storage: StorageClient,
         config: TransferConfig,
         journal: Optional[Journal],

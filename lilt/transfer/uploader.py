@@ -26,10 +26,10 @@ from urllib.parse import urlsplit
 import urllib3
 
 from lilt.transfer._api import (
-    ApiOps,
     FilenameError,
     MultipartTarget,
     NewFile,
+    UploaderApi,
     UploadsApiLike,
     check_filename,
 )
@@ -102,7 +102,7 @@ class Uploader:
             # The environment as it is now: a second emulator, another key.
             client = self._own_client = lilt.ApiClient(lilt.Configuration())
         api = _uploads_api(client)
-        self._api = ApiOps(
+        self._api = UploaderApi(
             api,
             retry=self.config.retry,
             sleep=sleep or time.sleep,

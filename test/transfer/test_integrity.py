@@ -43,12 +43,12 @@ from lilt.transfer import (
     SourceChangedError,
     TransferConfig,
 )
-from lilt.transfer.tasks import _verify_part
 from lilt.transfer.journal import Journal
 from lilt.transfer.plan import PartSpec
 from lilt.transfer.results import UploadedPart
 from lilt.transfer.source import BodyAborted, FileRegion, FileSource, Snapshot, StreamSource
 from lilt.transfer.storage import StorageClient, StorageError, TransferCancelled, send_region
+from lilt.transfer.tasks import _verify_part
 from support.source_changes import change, rewrite_keeping_mtime
 
 # --- helpers ----------------------------------------------------------------------------
@@ -591,13 +591,13 @@ def test_transfer_error_names_the_api_error_and_pickles_without_secrets(
 def test_an_api_call_makes_at_most_the_policy_attempts_against_a_refused_port() -> None:
     import lilt
     from lilt.testing.proxy import FaultProxy
-    from lilt.transfer._api import ApiOps, MultipartTarget
+    from lilt.transfer._api import MultipartTarget, UploaderApi
 
     with FaultProxy(("127.0.0.1", 9)) as proxy:  # refuses at accept: nothing is ever sent
         proxy.refuse_connections(1000)
         configuration = lilt.Configuration(host=proxy.url, username="k", password="k")
         with lilt.ApiClient(configuration) as client:  # its own policy: 4 attempts
-            ops = ApiOps(lilt.UploadsApi(client), retry=RetryPolicy(attempts=3),
+            ops = UploaderApi(lilt.UploadsApi(client), retry=RetryPolicy(attempts=3),
                          sleep=lambda s: None)
             with pytest.raises(ApiConnectionError):
                 ops.complete(MultipartTarget("u", "k"), [UploadedPart(1, '"e"')])
