@@ -102,27 +102,17 @@ class SingleCutOff(TransferCancelled):
 # --- the task bodies (worker threads) ----------------------------------------------
 
 
+@dataclass(frozen=True)
 class Tasks:
-    """The bodies of the tasks one transfer submits to its pool."""
+    """The bodies of the tasks one transfer submits to its pool, and what they share."""
 
-    def __init__(
-        self,
-        *,
-        api: UploaderApi,
-        storage: StorageClient,
-        config: TransferConfig,
-        journal: Optional[Journal],
-        progress: ProgressTracker,
-        cancel: threading.Event,
-        deadline: Optional[float],
-    ) -> None:
-        self.api = api
-        self.storage = storage
-        self.config = config
-        self.journal = journal
-        self.progress = progress
-        self.cancel = cancel
-        self.deadline = deadline
+    api: UploaderApi
+    storage: StorageClient
+    config: TransferConfig
+    journal: Optional[Journal]
+    progress: ProgressTracker
+    cancel: threading.Event
+    deadline: Optional[float]  # a ``clock()`` value after which no retry starts
 
     def initiate_singles(self, files: Sequence[NewFile]) -> Initiated:
         self._check_cancelled()
