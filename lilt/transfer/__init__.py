@@ -14,8 +14,10 @@
 Modules, one job each: :mod:`~lilt.transfer.config` (options),
 :mod:`~lilt.transfer.plan` (part layout, pure), :mod:`~lilt.transfer.source`
 (reading files and streams), :mod:`~lilt.transfer.storage` (PUTs with
-retries), :mod:`~lilt.transfer.engine` (scheduling, clean-up),
-:mod:`~lilt.transfer.journal` (resume), :mod:`~lilt.transfer.state` (where the
+retries), :mod:`~lilt.transfer.jobs` (what each file's upload is and how far it
+got), :mod:`~lilt.transfer.engine` (scheduling, clean-up), :mod:`~lilt.transfer.tasks`
+(the worker threads' I/O), :mod:`~lilt.transfer.failure` (the error a failed
+transfer raises), :mod:`~lilt.transfer.journal` (resume), :mod:`~lilt.transfer.state` (where the
 command keeps journals), :mod:`~lilt.transfer.walk` (folders),
 :mod:`~lilt.transfer.progress` and :mod:`~lilt.transfer.results`. The guide is ``docs/uploads.md``.
 """
