@@ -37,6 +37,37 @@ def transfer_error(
     journal: Optional[Journal],
 ) -> TransferError:
     """The error for ``exc``, raised while the calling thread worked on ``job`` (if any)."""
+    unconfirmed = tuple(
+        j.key
+        for j in jobs
+        if isinstance(j, SingleJob) and j.unconfirmed and j.result is None and j.key
+    )
+    api_error = _api_error(exc)
+    status = getattr(exc, "status", None)
+    if not isinstance(status, int) and api_error is not None:
+        status = api_error.status
+    multipart = job if isinstance(job, MultipartJob) else None
+    return TransferError(
+        _message(exc, job, cleanup, journal, unconfirmed),
+        file=job.path if job is not None and job.path is not None else (job.name if job else None),
+        upload_id=multipart.upload_id if multipart is not None else None,
+        key=job.key if job is not None else None,
+        completed_parts=sorted(multipart.parts) if multipart is not None else (),
+        aborted=job is not None and job.index in cleanup.aborted,
+        status=status if isinstance(status, int) else None,
+        results=[j.result for j in jobs if j.result is not None],
+        api_error=api_error,
+        unconfirmed=unconfirmed,
+    )
+
+
+def _message(
+    exc: BaseException,
+    job: Optional[Job],
+    cleanup: CleanUp,
+    journal: Optional[Journal],
+    unconfirmed: tuple[str, ...],
+) -> str:
     name = job.name if job is not None else "upload"
     reason = redact_url(str(exc)) or type(exc).__name__
     message = f"{name}: {reason}"
@@ -50,11 +81,6 @@ def transfer_error(
     others = sorted(cleanup.kept - ({job.index} if job is not None else set()))
     if others and journal is not None:
         message += f"; {len(others)} other upload(s) kept for resuming in {journal.path}"
-    unconfirmed = tuple(
-        j.key
-        for j in jobs
-        if isinstance(j, SingleJob) and j.unconfirmed and j.result is None and j.key
-    )
     if unconfirmed:
         message += (
             "; cut off after its whole body was sent, so storage may hold it: "
@@ -62,23 +88,7 @@ def transfer_error(
         )
     if cleanup.errors:
         message += "; " + "; ".join(cleanup.errors)
-    api_error = _api_error(exc)
-    status = getattr(exc, "status", None)
-    if not isinstance(status, int) and api_error is not None:
-        status = api_error.status
-    multipart = job if isinstance(job, MultipartJob) else None
-    return TransferError(
-        message,
-        file=job.path if job is not None and job.path is not None else (job.name if job else None),
-        upload_id=multipart.upload_id if multipart is not None else None,
-        key=job.key if job is not None else None,
-        completed_parts=sorted(multipart.parts) if multipart is not None else (),
-        aborted=job is not None and job.index in cleanup.aborted,
-        status=status if isinstance(status, int) else None,
-        results=[j.result for j in jobs if j.result is not None],
-        api_error=api_error,
-        unconfirmed=unconfirmed,
-    )
+    return message
 
 
 def interrupted_summary(exc: BaseException, error: TransferError) -> str:

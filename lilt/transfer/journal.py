@@ -174,7 +174,10 @@ class Journal:
     def _apply(self, event: Mapping[str, Any]) -> None:
         kind = event.get("event")
         if kind == "start":
-            self._apply_start(event)
+            record = _record(event, single=False)
+            self._records[record.path] = record
+            if record.upload_id is not None:
+                self._by_upload[record.upload_id] = record
         elif kind == "part":
             target = self._by_upload.get(_text(event.get("upload_id")) or "")
             if target is None:
@@ -206,12 +209,6 @@ class Journal:
                 if record.problem is not None:
                     raise ValueError(record.problem)
                 self._records[record.path] = record
-
-    def _apply_start(self, event: Mapping[str, Any]) -> None:
-        record = _record(event, single=False)
-        self._records[record.path] = record
-        if record.upload_id is not None:
-            self._by_upload[record.upload_id] = record
 
     # --- writing -------------------------------------------------------------
 

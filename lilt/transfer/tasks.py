@@ -1,10 +1,15 @@
 """The task bodies: the I/O that worker threads do for the engine.
 
 Each task takes what it needs as arguments and returns an outcome record
-(:class:`Initiated`, :class:`PartSigned`, ...); the calling thread applies it to the job
-(:mod:`lilt.transfer.engine`). A task never writes to a job: it reads only
-fields fixed before it was submitted (the job's index, name and
-``new_file``, passed-in targets, URLs and open files). What tasks do share is
+(:class:`Initiated`, :class:`PartSigned`, ...); the calling thread applies it
+to the job (:mod:`lilt.transfer.engine`). A task never writes to a job. It
+reads only what is fixed before it is submitted and not changed while it
+runs: a job's ``index``, ``name``, ``new_file``, ``size`` (a single PUT's),
+``journaled`` and ``content`` (a file's path and snapshot), and the targets,
+URLs, parts and open files passed to it. A single PUT opens its own copy of
+its file; a multipart upload's file is opened by the calling thread before
+its first part is handed out, and closed only after its last task finished
+(or in the clean-up, after every task stopped). What tasks do share is
 thread-safe by design: the progress tracker and the journal (each behind its
 own lock), the storage client and the API calls, and the cancel event.
 """
@@ -18,7 +23,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Callable, Optional, Union
+from typing import Callable, Optional, Union
 
 from lilt.transfer._api import MultipartTarget, NewFile, SignedUrl, UploaderApi
 from lilt.transfer.config import TransferConfig
@@ -29,6 +34,7 @@ from lilt.transfer.progress import ProgressTracker
 from lilt.transfer.results import UploadedPart
 from lilt.transfer.source import FileSource, SourceChangedError
 from lilt.transfer.storage import (
+    Body,
     SignatureRejected,
     StorageClient,
     StorageError,
@@ -67,7 +73,7 @@ class PartSigned:
 
     spec: PartSpec
     signed: SignedUrl
-    body: Any
+    body: Body
     md5: Optional[bytes]
     verify: Optional[Callable[[], None]]  # checks the file still holds what was hashed
 
@@ -127,7 +133,7 @@ class Tasks:
         """Sign a part and make its body: read and hashed once, from the file or the bytes read."""
         self._check_cancelled()
         signed = self.api.sign(target, spec.number, spec.length)
-        body: Any
+        body: Body
         verify: Optional[Callable[[], None]] = None
         if isinstance(source, FileSource):
             body, md5 = self._file_body(source, spec)
@@ -185,7 +191,7 @@ class Tasks:
         if isinstance(content, FileContent):
             source = FileSource(content.path, expect=content.snapshot)
         try:
-            body: Any
+            body: Body
             verify: Optional[Callable[[], None]] = None
             if source is None:
                 body = b"".join(chunks)
@@ -233,7 +239,7 @@ class Tasks:
         job: Union[SingleJob, MultipartJob],
         spec: PartSpec,
         signed: SignedUrl,
-        body: Any,
+        body: Body,
         md5: Optional[bytes],
         sign_again: Callable[[], SignedUrl],
         verify: Optional[Callable[[], None]] = None,
@@ -272,7 +278,7 @@ class Tasks:
                 signed = sign_again()
         raise AssertionError("unreachable: the last attempt returns or raises")
 
-    def _file_body(self, source: FileSource, spec: PartSpec) -> tuple[Any, Optional[bytes]]:
+    def _file_body(self, source: FileSource, spec: PartSpec) -> tuple[Body, Optional[bytes]]:
         """A file range as a body, and its MD5 when checksums are on.
 
         Small bodies are read once into memory (and checked). Larger ones are
