@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from enum import Enum
 from functools import cache, lru_cache
-from typing import Any, ClassVar, Dict, Optional, Union
+from typing import Any, ClassVar, Dict, Optional, Protocol, Union
 from urllib.parse import quote
 
 from dateutil.parser import parse
@@ -76,6 +76,24 @@ __all__ = [
 
 RequestSerialized = tuple[str, str, dict[str, str], Optional[Any], list[tuple[str, Any]]]
 
+
+class Transport(Protocol):
+    """What sends an ``ApiClient``'s requests: the part of
+    :class:`~lilt.rest.RESTClientObject` the client uses."""
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        headers: Optional[dict[str, Any]] = None,
+        body: Any = None,
+        post_params: Any = None,
+        _request_timeout: Any = None,
+    ) -> rest.RESTResponse: ...
+
+    def close(self) -> None: ...
+
+
 USER_AGENT = "OpenAPI-Generator/3.1.0/python"
 _JSON_MIME = re.compile(r"^application/(json|[\w!#$&.+\-^_]+\+json)\s*(;|$)", re.IGNORECASE)
 _TEXT_MIME = re.compile(r"^text/[a-z.+-]+\s*(;|$)", re.IGNORECASE)
@@ -95,6 +113,10 @@ class ApiClient:
     :param header_name: a header to pass with every request.
     :param header_value: its value.
     :param cookie: a cookie to send with every request.
+    :param transport: what sends the requests (keyword only): by default a
+        :class:`~lilt.rest.RESTClientObject` made from the configuration; any
+        object with its ``request`` and ``close`` will do (a test's fake, a
+        wrapper that records calls). ``close()`` closes it.
 
     One client may be shared by many threads; close it (or use ``with``) to
     release its connections.
@@ -122,11 +144,15 @@ class ApiClient:
         header_name: Optional[str] = None,
         header_value: Optional[str] = None,
         cookie: Optional[str] = None,
+        *,
+        transport: Optional[Transport] = None,
     ) -> None:
         if configuration is None:
             configuration = Configuration.get_default()
         self.configuration = configuration
-        self.rest_client = rest.RESTClientObject(configuration)
+        self.rest_client: Transport = (
+            rest.RESTClientObject(configuration) if transport is None else transport
+        )
         self.default_headers: dict[str, Any] = {}
         if header_name is not None:
             self.default_headers[header_name] = header_value

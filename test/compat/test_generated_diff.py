@@ -61,6 +61,7 @@ KNOWN: list[tuple[str, str, list[str]]] = [
     ("new", "changed", [
         "module lilt __all__",
         "class lilt.configuration.Configuration member __init__",  # retries takes a RetryPolicy
+        "class lilt.api_client.ApiClient member __init__",  # a keyword-only transport
         "class lilt.rest.RESTResponse member __init__",  # an optional url, for redacted errors
     ]),
     ("all", "changed", [
