@@ -43,6 +43,7 @@ from typing import (
 
 from pydantic import TypeAdapter, validate_call
 from typing_extensions import ParamSpec
+from urllib3 import HTTPHeaderDict
 
 from lilt.api_client import RequestSerialized
 from lilt.api_response import ApiResponse
@@ -144,16 +145,14 @@ class Endpoint(Generic[P, T]):
 
     def serialize(self, client: ApiClient, args: Mapping[str, Any]) -> RequestSerialized:
         """Turn validated arguments into ``(method, url, headers, body, post_params)``."""
-        extra = args["_headers"]
-        headers = dict(extra) if extra else {}
-        if not extra or _find(headers, "Accept") is None:
+        headers = HTTPHeaderDict(args["_headers"])
+        if "Accept" not in headers:
             headers["Accept"] = "application/json"
         body = args[self.body] if self.body else None
         if self.body:
             _check_bulk(self.body, body)
             # _content_type wins, then a Content-Type the caller put in _headers.
-            existing = _find(headers, "Content-Type")
-            from_headers = headers.pop(existing) if existing is not None else None
+            from_headers = headers.pop("Content-Type", None)
             headers["Content-Type"] = args["_content_type"] or from_headers or "application/json"
         return client.param_serialize(
             method=self.method,
@@ -198,12 +197,6 @@ def _bulk_results(success: Any) -> Optional[tuple[Any, Any]]:
         return None
     one, many = members
     return (one, many) if get_args(many) == (one,) else None
-
-
-def _find(headers: Mapping[str, Any], name: str) -> Optional[str]:
-    """The key under which ``name`` is in ``headers``, compared case-insensitively."""
-    lowered = name.lower()
-    return next((k for k in headers if k.lower() == lowered), None)
 
 
 def _check_bulk(param: str, body: Any) -> None:

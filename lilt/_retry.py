@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from typing_extensions import Self
+from urllib3 import HTTPHeaderDict
 from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
@@ -41,8 +42,9 @@ def retry_after_seconds(
     ``X-RateLimit-Reset`` (seconds until the quota window resets); the larger wins.
     """
     hints: list[float] = []
+    headers = headers if isinstance(headers, HTTPHeaderDict) else HTTPHeaderDict(headers)
     for name in ("Retry-After", "X-RateLimit-Reset"):
-        value = headers.get(name) or headers.get(name.lower())
+        value = headers.get(name)
         if value is None:
             continue
         text = str(value).strip()

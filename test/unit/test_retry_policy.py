@@ -123,3 +123,8 @@ def test_urllib3_retry_measures_its_budget_on_the_injected_clock() -> None:
     clock.now = 1_006.0  # the budget counts from the first failure
     with pytest.raises(MaxRetryError, match="budget"):
         second.increment("GET", "/v2/upload", response=unavailable)
+
+
+def test_retry_after_is_found_in_any_letter_case() -> None:
+    assert retry_after_seconds({"RETRY-AFTER": "4"}) == 4.0
+    assert retry_after_seconds({"x-RateLimit-reset": "5", "retry-after": "1"}) == 5.0
