@@ -40,6 +40,8 @@ from typing import Any, Callable, Optional, Protocol, TypeVar
 
 from urllib3 import exceptions as u3
 
+# the API accepts at most this many bodies in one initiate request (the operations' limit)
+from lilt._endpoint import MAX_BULK_ITEMS as MAX_BATCH
 from lilt._retry import RetryPolicy, RetrySchedule, caller_retries, retry_after_seconds
 from lilt.exceptions import ApiConnectionError, ApiException, ApiSSLError, NotFoundException
 from lilt.transfer.results import UploadedPart
@@ -47,6 +49,7 @@ from lilt.transfer.results import UploadedPart
 T = TypeVar("T")
 
 __all__ = [
+    "MAX_BATCH",
     "ApiOps",
     "FilenameError",
     "MultipartTarget",
@@ -56,8 +59,6 @@ __all__ = [
     "check_filename",
 ]
 
-#: the API accepts at most this many bodies in one initiate request
-MAX_BATCH = 100
 #: how far the API's clock may be behind ours when looking for records a lost request made
 _CLOCK_SLACK = datetime.timedelta(seconds=5)
 
