@@ -59,8 +59,6 @@ C = TypeVar("C", bound=type)
 
 #: the generated client's per-call keyword options, in their order
 CALL_OPTIONS = ("_request_timeout", "_request_auth", "_content_type", "_headers", "_host_index")
-#: options the ``_<op>_serialize`` helpers take (every one required, as generated)
-SERIALIZE_OPTIONS = ("_request_auth", "_content_type", "_headers", "_host_index")
 #: the most bodies one bulk (list) request may carry; the uploader batches by it too
 MAX_BULK_ITEMS = 100
 

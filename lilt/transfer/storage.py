@@ -53,7 +53,7 @@ from urllib3 import exceptions as u3
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from lilt._redact import redact_url
+from lilt._redact import redact_text as redact_url
 from lilt._retry import RetryPolicy, RetrySchedule, retry_after_seconds
 from lilt.transfer.source import BodyAborted, FileRegion
 
