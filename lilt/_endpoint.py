@@ -45,6 +45,7 @@ from pydantic import TypeAdapter, validate_call
 from typing_extensions import ParamSpec
 from urllib3 import HTTPHeaderDict
 
+from lilt._content_type import JSON, choose_content_type
 from lilt.api_client import RequestSerialized
 from lilt.api_response import ApiResponse
 from lilt.exceptions import ApiValueError
@@ -144,15 +145,19 @@ class Endpoint(Generic[P, T]):
 
     def serialize(self, client: ApiClient, args: Mapping[str, Any]) -> RequestSerialized:
         """Turn validated arguments into ``(method, url, headers, body, post_params)``."""
-        headers = HTTPHeaderDict(args["_headers"])
+        # values as text, as they are sent (HTTPHeaderDict joins repeated names' values)
+        extra = args["_headers"] or {}
+        headers = HTTPHeaderDict({name: str(value) for name, value in extra.items()})
         if "Accept" not in headers:
-            headers["Accept"] = "application/json"
+            headers["Accept"] = JSON
         body = args[self.body] if self.body else None
         if self.body:
             _check_bulk(self.body, body)
             # _content_type wins, then a Content-Type the caller put in _headers.
             from_headers = headers.pop("Content-Type", None)
-            headers["Content-Type"] = args["_content_type"] or from_headers or "application/json"
+            headers["Content-Type"] = choose_content_type(
+                args["_content_type"], from_headers, default=JSON
+            )
         return client.param_serialize(
             method=self.method,
             resource_path=self.path,

@@ -21,7 +21,6 @@ import codecs
 import datetime
 import decimal
 import json
-import mimetypes
 import os
 import re
 import tempfile
@@ -39,6 +38,7 @@ from typing_extensions import Self
 
 import lilt.models
 from lilt import rest
+from lilt._content_type import choose_content_type
 from lilt._redact import redact_text, redact_value, scrub_exception
 from lilt.api_response import ApiResponse
 from lilt.api_response import T as ApiResponseT
@@ -535,8 +535,7 @@ class ApiClient:
                     filename, filedata = item
                 else:
                     raise ValueError("Unsupported file value")
-                mimetype = mimetypes.guess_type(filename)[0] or "application/octet-stream"
-                params.append((k, (filename, filedata, mimetype)))
+                params.append((k, (filename, filedata, choose_content_type(filename=filename))))
         return params
 
     def select_header_accept(self, accepts: Optional[list[str]]) -> Optional[str]:

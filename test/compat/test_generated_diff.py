@@ -77,6 +77,7 @@ KNOWN: list[tuple[str, str, list[str]]] = [
     ] + [
         "module lilt.api_client name List",
         "module lilt.api_client name Tuple",
+        "module lilt.api_client name mimetypes",
         "module lilt.configuration name Dict",
         "module lilt.configuration name List",
         "module lilt.configuration name Literal",
