@@ -101,7 +101,7 @@ class Endpoint(Generic[P, T]):
         signature = inspect.signature(self.signature)
 
         @functools.wraps(self.signature)
-        def arguments(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        def arguments(*args: object, **kwargs: object) -> dict[str, Any]:
             bound = signature.bind(*args, **kwargs)
             bound.apply_defaults()
             return bound.arguments
@@ -192,7 +192,7 @@ class Endpoint(Generic[P, T]):
         return TypeAdapter(self.bulk_response)
 
 
-def _bulk_results(success: Any) -> Optional[tuple[Any, Any]]:
+def _bulk_results(success: object) -> Optional[tuple[object, object]]:
     """``(X, List[X])`` when ``success`` is ``Union[X, List[X]]`` (a bulk operation), else None."""
     if get_origin(success) is not Union:
         return None

@@ -32,6 +32,7 @@ from functools import cache, lru_cache
 from typing import Any, ClassVar, Dict, Optional, Protocol, Union
 from urllib.parse import quote
 
+import urllib3
 from dateutil.parser import parse
 from pydantic import SecretStr, TypeAdapter, ValidationError
 from typing_extensions import Self
@@ -85,10 +86,10 @@ class Transport(Protocol):
         self,
         method: str,
         url: str,
-        headers: Optional[dict[str, Any]] = None,
-        body: Any = None,
-        post_params: Any = None,
-        _request_timeout: Any = None,
+        headers: Optional[dict[str, str]] = None,
+        body: object = None,
+        post_params: object = None,
+        _request_timeout: Union[float, tuple[float, float], urllib3.Timeout, None] = None,
     ) -> rest.RESTResponse: ...
 
     def close(self) -> None: ...
