@@ -117,7 +117,10 @@ class ApiClient:
     :param transport: what sends the requests (keyword only): by default a
         :class:`~lilt.rest.RESTClientObject` made from the configuration; any
         object with its ``request`` and ``close`` will do (a test's fake, a
-        wrapper that records calls). ``close()`` closes it.
+        wrapper that records calls). ``close()`` closes it. Only a
+        ``RESTClientObject`` registers the configuration's credentials for
+        redaction by value (:mod:`lilt._redact`); with another transport,
+        errors are scrubbed by the syntax rules alone.
 
     One client may be shared by many threads; close it (or use ``with``) to
     release its connections.
