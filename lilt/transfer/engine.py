@@ -49,7 +49,7 @@ from itertools import islice
 from typing import Any, Callable, Optional, TypeVar, Union
 from urllib.parse import urlsplit, urlunsplit
 
-from lilt._redact import redact_url
+from lilt._redact import redact_text as redact_url
 from lilt.exceptions import ApiException, NotFoundException, TransferError
 from lilt.transfer._api import MAX_BATCH, ApiOps, MultipartTarget, NewFile, SignedUrl
 from lilt.transfer._shield import SignalShield
