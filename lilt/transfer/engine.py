@@ -51,7 +51,7 @@ from itertools import islice
 from typing import Any, Callable, Optional, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from lilt._redact import redact_url
+from lilt._redact import redact_text
 from lilt.exceptions import ApiException, NotFoundException, TransferError
 from lilt.transfer._api import MAX_BATCH, MultipartTarget, SignedUrl, UploaderApi
 from lilt.transfer._shield import SignalShield
@@ -517,7 +517,7 @@ class Transfer:
         except Exception as cancel_exc:  # report, but keep cleaning up the rest
             cleanup.errors.append(
                 f"abort of {job.target.upload_id} (key {job.target.key!r}) failed: "
-                f"{redact_url(str(cancel_exc))}"
+                f"{redact_text(str(cancel_exc))}"
             )
 
     def _settle(self, task: _Task, future: Future[_Apply]) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Optional
 
-from lilt._redact import redact_url
+from lilt._redact import redact_text
 from lilt.exceptions import ApiException, TransferError
 from lilt.transfer.jobs import Job, MultipartJob, SingleJob
 from lilt.transfer.journal import Journal
@@ -69,7 +69,7 @@ def _message(
     unconfirmed: tuple[str, ...],
 ) -> str:
     name = job.name if job is not None else "upload"
-    reason = redact_url(str(exc)) or type(exc).__name__
+    reason = redact_text(str(exc)) or type(exc).__name__
     message = f"{name}: {reason}"
     if isinstance(job, MultipartJob) and job.target is not None:
         if job.index in cleanup.kept and journal is not None:

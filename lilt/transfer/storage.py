@@ -53,8 +53,8 @@ from urllib3 import exceptions as u3
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from lilt._redact import redact_url
-from lilt._retry import RetryPolicy, retry_after_seconds
+from lilt._redact import redact_text as redact_url
+from lilt._retry import RetryPolicy, RetrySchedule, retry_after_seconds
 from lilt.transfer.source import BodyAborted, FileRegion
 
 __all__ = [
@@ -557,10 +557,9 @@ class StorageClient:
             headers["Content-Type"] = content_type
         if md5 is not None:
             headers["Content-MD5"] = content_md5(md5)
-        started = self._clock()
-        attempt = 0
+        attempts = RetrySchedule(self.retry, self._random, self._clock).start()
         while True:
-            attempt += 1
+            attempt = attempts.begin()
             exchange = self._watchdog.start(cancel, keep_answer)
             _current.exchange = exchange
             try:
@@ -612,9 +611,8 @@ class StorageClient:
             finally:
                 _current.exchange = None
                 self._watchdog.finish(exchange)
-            delay = self.retry.wait(attempt, self._random, hint)
-            now = self._clock()
-            if delay is None or _over(now + delay, started, self.retry.budget, deadline):
+            delay = attempts.wait(hint, deadline=deadline)
+            if delay is None:
                 raise failure
             self._wait(delay, cancel)
             if cancel is not None and cancel.is_set():
@@ -677,12 +675,6 @@ def failure_is_retryable(error: StorageError, policy: RetryPolicy) -> bool:
     if error.status == 400:
         return error.code in _RETRYABLE_400_CODES
     return policy.is_retryable_status(error.status)
-
-
-def _over(when: float, started: float, budget: Optional[float], deadline: Optional[float]) -> bool:
-    if budget is not None and when - started > budget:
-        return True
-    return deadline is not None and when > deadline
 
 
 def _status_error(method: str, url: str, status: int, body: bytes, attempts: int) -> StorageError:

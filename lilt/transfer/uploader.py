@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import mimetypes
 import os
 import random as _random
 import time
@@ -25,6 +24,7 @@ from urllib.parse import urlsplit
 
 import urllib3
 
+from lilt._content_type import choose_content_type
 from lilt.transfer._api import (
     FilenameError,
     MultipartTarget,
@@ -56,7 +56,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Uploader", "upload_file", "upload_fileobj", "upload_files", "upload_folder"]
 
-DEFAULT_CONTENT_TYPE = "application/octet-stream"
 #: files of a folder are uploaded this many at a time (one engine run each), so
 #: what is held per file stays bounded however large the tree is
 WINDOW = 1000
@@ -637,8 +636,7 @@ def _journaled_job(
 
 
 def _guess_type(name: str) -> str:
-    guessed, _ = mimetypes.guess_type(name, strict=False)
-    return guessed or DEFAULT_CONTENT_TYPE
+    return choose_content_type(filename=name)
 
 
 def _stream_name(fileobj: Any) -> str:
