@@ -41,6 +41,7 @@ its own internal signals::
     ├── StorageError                        storage refused or never answered a PUT
     │   └── SignatureRejected               a 403 a fresh signature may cure
     ├── TransferCancelled                   a PUT cut off because the transfer is stopping
+    │   └── SingleCutOff                    ... after a single PUT's whole body was sent
     ├── Stalled                             a PUT abandoned by the watchdog (a ``__cause__``)
     └── BodyAborted                         a body stopped because its source changed
 
