@@ -154,7 +154,6 @@ class PutResult:
     """A stored body: the ETag exactly as received (quotes kept) and the tries it took."""
 
     etag: Optional[str]
-    status: int
     attempts: int
 
 
@@ -601,7 +600,7 @@ class StorageClient:
             else:
                 status = response.status
                 if 200 <= status < 300:
-                    return PutResult(response.headers.get("ETag"), status, attempt)
+                    return PutResult(response.headers.get("ETag"), attempt)
                 failure = _status_error(method, url, status, response.data, attempt)
                 if verify is not None and failure.code in _BODY_MISMATCH_CODES:
                     verify()  # a changed source raises here, and is not sent again
