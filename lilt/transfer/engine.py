@@ -53,7 +53,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 from lilt._redact import redact_text
 from lilt.exceptions import ApiException, NotFoundException, TransferError
-from lilt.transfer._api import MAX_BATCH, MultipartTarget, SignedUrl, UploaderApi
 from lilt.transfer._shield import SignalShield
 from lilt.transfer.config import TransferConfig
 from lilt.transfer.failure import CleanUp, interrupted_summary, transfer_error
@@ -63,7 +62,7 @@ from lilt.transfer.plan import Plan, fit_part_size
 from lilt.transfer.progress import ProgressTracker
 from lilt.transfer.results import UploadResult
 from lilt.transfer.source import FileSource
-from lilt.transfer.storage import StorageClient
+from lilt.transfer.storage_client import StorageClient
 from lilt.transfer.tasks import (
     Completed,
     Initiated,
@@ -73,6 +72,7 @@ from lilt.transfer.tasks import (
     SingleStored,
     Tasks,
 )
+from lilt.transfer.uploader_api import MAX_BATCH, MultipartTarget, SignedUrl, UploaderApi
 
 __all__ = ["SerialExecutor", "Transfer"]
 

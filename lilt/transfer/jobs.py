@@ -23,7 +23,6 @@ import collections
 from dataclasses import dataclass, field
 from typing import Optional, Union
 
-from lilt.transfer._api import MultipartTarget, NewFile, SignedUrl
 from lilt.transfer.config import MAX_PARTS
 from lilt.transfer.journal import JournalRecord
 from lilt.transfer.plan import PartSpec, Plan, PlanError
@@ -36,6 +35,7 @@ from lilt.transfer.results import (
     normalize_etag,
 )
 from lilt.transfer.source import FileIdentity, FileSource, Snapshot, StreamSource
+from lilt.transfer.uploader_api import MultipartTarget, NewFile, SignedUrl
 
 __all__ = [
     "FileContent",

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Callable, Optional, Union
 
-from lilt.transfer._api import MultipartTarget, NewFile, SignedUrl, UploaderApi
 from lilt.transfer.config import TransferConfig
 from lilt.transfer.jobs import FileContent, MultipartJob, SingleJob
 from lilt.transfer.journal import Journal, JournalError
@@ -33,13 +32,14 @@ from lilt.transfer.plan import PartSpec
 from lilt.transfer.progress import ProgressTracker
 from lilt.transfer.results import UploadedPart
 from lilt.transfer.source import FileSource, SourceChangedError
-from lilt.transfer.storage import (
+from lilt.transfer.storage_client import (
     Body,
     SignatureRejected,
     StorageClient,
     StorageError,
     TransferCancelled,
 )
+from lilt.transfer.uploader_api import MultipartTarget, NewFile, SignedUrl, UploaderApi
 
 __all__ = [
     "Completed",

@@ -25,14 +25,6 @@ from urllib.parse import urlsplit
 import urllib3
 
 from lilt._content_type import choose_content_type
-from lilt.transfer._api import (
-    FilenameError,
-    MultipartTarget,
-    NewFile,
-    UploaderApi,
-    UploadsApiLike,
-    check_filename,
-)
 from lilt.transfer.config import StrPath, TransferConfig
 from lilt.transfer.engine import Transfer
 from lilt.transfer.jobs import (
@@ -48,7 +40,15 @@ from lilt.transfer.plan import Plan, PlanError, plan_upload, stream_part_size
 from lilt.transfer.progress import ProgressCallback, ProgressEvent
 from lilt.transfer.results import UploadResult
 from lilt.transfer.source import FileSource, StreamSource, file_identity
-from lilt.transfer.storage import StorageClient
+from lilt.transfer.storage_client import StorageClient
+from lilt.transfer.uploader_api import (
+    FilenameError,
+    MultipartTarget,
+    NewFile,
+    UploaderApi,
+    UploadsApiLike,
+    check_filename,
+)
 from lilt.transfer.walk import LocalFile, OnSkip, SkippedPath, walk
 
 if TYPE_CHECKING:

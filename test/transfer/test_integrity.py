@@ -47,7 +47,7 @@ from lilt.transfer.journal import Journal
 from lilt.transfer.plan import PartSpec
 from lilt.transfer.results import UploadedPart
 from lilt.transfer.source import BodyAborted, FileRegion, FileSource, Snapshot, StreamSource
-from lilt.transfer.storage import StorageClient, StorageError, TransferCancelled, send_region
+from lilt.transfer.storage_client import StorageClient, StorageError, TransferCancelled, send_region
 from lilt.transfer.tasks import _verify_part
 from support.source_changes import change, rewrite_keeping_mtime
 
@@ -591,7 +591,7 @@ def test_transfer_error_names_the_api_error_and_pickles_without_secrets(
 def test_an_api_call_makes_at_most_the_policy_attempts_against_a_refused_port() -> None:
     import lilt
     from lilt.testing.proxy import FaultProxy
-    from lilt.transfer._api import MultipartTarget, UploaderApi
+    from lilt.transfer.uploader_api import MultipartTarget, UploaderApi
 
     with FaultProxy(("127.0.0.1", 9)) as proxy:  # refuses at accept: nothing is ever sent
         proxy.refuse_connections(1000)

@@ -32,7 +32,7 @@ from lilt.transfer.plan import fit_part_size
 from lilt.transfer.progress import ProgressTracker
 from lilt.transfer.results import looks_like_md5, multipart_etag, normalize_etag
 from lilt.transfer.source import TAIL, BodyAborted, FileRegion, FileSource, StreamSource
-from lilt.transfer.storage import (
+from lilt.transfer.storage_client import (
     SignatureRejected,
     StorageClient,
     StorageError,
@@ -372,7 +372,7 @@ def test_cancel_interrupts_retry_waits() -> None:
     storage = FakeStorage(lambda request, n: Response(503))
     cancel = threading.Event()
     cancel.set()
-    from lilt.transfer.storage import TransferCancelled
+    from lilt.transfer.storage_client import TransferCancelled
 
     with pytest.raises(TransferCancelled):
         StorageClient(retry=RetryPolicy(), http=storage).put(  # type: ignore[arg-type]
@@ -384,7 +384,7 @@ def test_file_regions_go_by_sendfile_over_real_sockets(tmp_path: Path) -> None:
     import socket
 
     from lilt.transfer.source import FileRegion
-    from lilt.transfer.storage import send_region
+    from lilt.transfer.storage_client import send_region
 
     path = tmp_path / "f"
     data = bytes(range(256)) * 4096
