@@ -14,8 +14,8 @@
 Modules, one job each: :mod:`~lilt.transfer.config` (options),
 :mod:`~lilt.transfer.plan` (part layout, pure), :mod:`~lilt.transfer.source`
 (reading files and streams), :mod:`~lilt.transfer.storage_client` (PUTs with
-retries), :mod:`~lilt.transfer.uploader_api` (the API calls the uploader makes,
-retried once), :mod:`~lilt.transfer.jobs` (what each file's upload is and how far it
+retries), :mod:`~lilt.transfer.uploader_api` (the API calls the uploader makes and
+retries), :mod:`~lilt.transfer.jobs` (what each file's upload is and how far it
 got), :mod:`~lilt.transfer.engine` (scheduling, clean-up), :mod:`~lilt.transfer.tasks`
 (the worker threads' I/O), :mod:`~lilt.transfer.failure` (the error a failed
 transfer raises), :mod:`~lilt.transfer.journal` (resume), :mod:`~lilt.transfer.state` (where the
