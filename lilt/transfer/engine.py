@@ -57,7 +57,7 @@ from lilt.transfer._shield import SignalShield
 from lilt.transfer.config import TransferConfig
 from lilt.transfer.failure import CleanUp, interrupted_summary, transfer_error
 from lilt.transfer.jobs import FileContent, Job, MultipartJob, SingleJob
-from lilt.transfer.journal import Journal, JournalError
+from lilt.transfer.journal import Journal, JournalError, JournalFile
 from lilt.transfer.plan import Plan, fit_part_size
 from lilt.transfer.progress import ProgressTracker
 from lilt.transfer.results import UploadResult
@@ -384,17 +384,11 @@ class Transfer:
         return targets[0]
 
     def _journal_start(self, journal: Journal, job: MultipartJob, target: MultipartTarget) -> None:
-        content = job.content
-        if not isinstance(content, FileContent) or content.identity is None:
+        content, file = job.content, _journal_file(job)
+        if file is None or not isinstance(content, FileContent):
             return  # a stream cannot be resumed
         journal.start(
-            content.path,
-            content.identity,
-            filename=job.new_file.filename,
-            content_type=job.new_file.content_type,
-            key=target.key,
-            upload_id=target.upload_id,
-            part_size=content.plan.part_size,
+            file, key=target.key, upload_id=target.upload_id, part_size=content.plan.part_size
         )
         job.journaled = True
 
@@ -452,18 +446,12 @@ class Transfer:
             self.progress.file_done(job.index)
 
     def _journal_single(self, journal: Journal, job: SingleJob, location: Optional[str]) -> None:
-        content, signed = job.content, job.signed
-        if not isinstance(content, FileContent) or content.identity is None or signed is None:
+        file, signed = _journal_file(job), job.signed
+        if file is None or signed is None:
             return  # a stream cannot be resumed
         try:
             journal.complete_single(
-                content.path,
-                content.identity,
-                filename=job.new_file.filename,
-                content_type=job.new_file.content_type,
-                key=signed.key,
-                location=location,
-                md5_hex=job.md5.hex() if job.md5 else None,
+                file, key=signed.key, location=location, md5_hex=job.md5.hex() if job.md5 else None
             )
         except JournalError as exc:  # the object is stored: that is what counts
             logger.warning("%s: stored, but %s", job.name, exc)
@@ -530,6 +518,16 @@ class Transfer:
 
 
 # --- helpers ------------------------------------------------------------------
+
+
+def _journal_file(job: Job) -> Optional[JournalFile]:
+    """What the journal records of ``job``'s file; None for a stream (not resumable)."""
+    content = job.content
+    if not isinstance(content, FileContent) or content.identity is None:
+        return None
+    return JournalFile(
+        content.path, content.identity, job.new_file.filename, job.new_file.content_type
+    )
 
 
 def _open_file(job: MultipartJob) -> Optional[FileSource]:

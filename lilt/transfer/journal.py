@@ -62,6 +62,26 @@ class JournalError(ValueError):
     or it cannot be written (a full disk, an I/O error)."""
 
 
+@dataclass(frozen=True)
+class JournalFile:
+    """The file a journal line is about: where it is, which version of it, and
+    the name and type it is uploaded under (what a start and a finished single
+    upload both record)."""
+
+    path: str
+    identity: FileIdentity
+    filename: str
+    content_type: str
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "path": _canonical(self.path),
+            **_identity_fields(self.identity),
+            "filename": self.filename,
+            "content_type": self.content_type,
+        }
+
+
 @dataclass
 class JournalRecord:
     """What the journal knows about one file's latest upload."""
@@ -214,11 +234,8 @@ class Journal:
 
     def start(
         self,
-        path: str,
-        identity: FileIdentity,
+        file: JournalFile,
         *,
-        filename: str,
-        content_type: str,
         key: str,
         upload_id: str,
         part_size: int,
@@ -227,10 +244,7 @@ class Journal:
             {
                 "event": "start",
                 "v": VERSION,
-                "path": _canonical(path),
-                **_identity_fields(identity),
-                "filename": filename,
-                "content_type": content_type,
+                **file.fields(),
                 "key": key,
                 "upload_id": upload_id,
                 "part_size": part_size,
@@ -253,11 +267,8 @@ class Journal:
 
     def complete_single(
         self,
-        path: str,
-        identity: FileIdentity,
+        file: JournalFile,
         *,
-        filename: str,
-        content_type: str,
         key: str,
         location: Optional[str],
         md5_hex: Optional[str],
@@ -266,10 +277,7 @@ class Journal:
             {
                 "event": "complete",
                 "v": VERSION,
-                "path": _canonical(path),
-                **_identity_fields(identity),
-                "filename": filename,
-                "content_type": content_type,
+                **file.fields(),
                 "key": key,
                 "location": location,
                 "md5": md5_hex,

@@ -43,7 +43,7 @@ from lilt.transfer import (
     SourceChangedError,
     TransferConfig,
 )
-from lilt.transfer.journal import Journal
+from lilt.transfer.journal import Journal, JournalFile
 from lilt.transfer.plan import PartSpec
 from lilt.transfer.results import UploadedPart
 from lilt.transfer.source import BodyAborted, FileRegion, FileSource, Snapshot, StreamSource
@@ -318,8 +318,9 @@ def test_multipart_file_changed_before_complete_is_aborted(fakes: Fakes, make_fi
 def start_record(journal: Journal, path: Path, upload_id: str = "mpu-1",
                  part_size: int = 5 * MiB) -> None:
     with FileSource(path) as source:
-        journal.start(str(path), source.identity(), filename=path.name, content_type="a/b",
-                      key=f"uploads/1/{path.name}", upload_id=upload_id, part_size=part_size)
+        file = JournalFile(str(path), source.identity(), path.name, "a/b")
+        journal.start(file, key=f"uploads/1/{path.name}", upload_id=upload_id,
+                      part_size=part_size)
 
 
 def test_journal_completes_short_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
