@@ -81,12 +81,16 @@ class Floor:
 
 #: Coverage of the foreground run (the whole suite: the pytest process and the
 #: Python processes it starts, through coverage's ``patch = ["subprocess"]`` in
-#: pyproject.toml). Each floor is set 1-2 points under what the suite reached
-#: when it was set (2026-12-02), so that moving code around does not fail the
-#: job by a fraction; raise them when tests are added, lower them never.
+#: pyproject.toml; the fault suite's kill -9 runs leave data files coverage
+#: cannot read, which it warns about and skips). Each floor is 1-2 points under
+#: what the suite reached when it was set (2026-12-02: lilt/transfer lines 93.4%,
+#: branches 84.8%; lilt/api_client.py lines 74.4%, branches 57.9%; all of lilt
+#: lines 92.3%, branches 82.4%), so that moving code around does not fail the
+#: job by a fraction. Raise a floor when tests are added; lower one only when
+#: code it covered moved elsewhere.
 COVERAGE_FLOORS = (
-    Floor("lilt/transfer", line=0.0, branch=0.0),
-    Floor("lilt/api_client.py", line=0.0, branch=0.0),
+    Floor("lilt/transfer", line=92, branch=83),
+    Floor("lilt/api_client.py", line=73, branch=56),
     Floor("lilt", line=None, branch=None),
 )
 #: ``ruff format --check lilt test`` in this job (and the ``format`` env of tox.ini).
