@@ -24,13 +24,16 @@ changes. Only the standard library is used here, because nothing else exists yet
    on 3.9 also ``mypy`` for the lowest supported Python and the check that
    ``lilt[emulator]`` refuses to install there, saying it needs 3.10;
 3. meanwhile in the foreground: ``mypy`` for the emulator's lowest Python (3.10)
-   and the whole test suite on this Python, against the editable checkout;
-4. a table of the per-version results. Any failure fails the job.
+   and the whole test suite on this Python, against the editable checkout, with
+   line and branch coverage (:data:`COVERAGE_FLOORS`);
+4. a table of the per-version results and the coverage figures. Any failure,
+   or coverage under a floor, fails the job.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -63,10 +66,37 @@ TIERS = (
 #: the docs examples run against the emulator, which needs Python 3.10+
 NEEDS_EMULATOR = ("test/docs",)
 EMULATOR_SINCE = (3, 10)
-#: not repeated on every version: it races (part 4 sometimes completes before the
-#: abort on a loaded machine, about 1 run in 10); the whole suite still runs it
-FLAKY = ("test/transfer/test_engine_fakes.py::test_fatal_error_aborts_and_names_everything",)
 EXTRAS = "test,progress"
+
+
+@dataclass(frozen=True)
+class Floor:
+    """The least coverage, in percent, that ``area`` (a folder or a file of the
+    repository) may have after the whole suite; None: reported, not enforced."""
+
+    area: str
+    line: Optional[float]
+    branch: Optional[float]
+
+
+#: Coverage of the foreground run (the whole suite: the pytest process and the
+#: Python processes it starts, through coverage's ``patch = ["subprocess"]`` in
+#: pyproject.toml; the fault suite's kill -9 runs leave data files coverage
+#: cannot read, which it warns about and skips). Each floor is 1-2 points under
+#: what the suite reached when it was set (2026-12-02: lilt/transfer lines 93.4%,
+#: branches 84.8%; lilt/api_client.py lines 74.4%, branches 57.9%; all of lilt
+#: lines 92.3%, branches 82.4%), so that moving code around does not fail the
+#: job by a fraction. Raise a floor when tests are added; lower one only when
+#: code it covered moved elsewhere.
+COVERAGE_FLOORS = (
+    Floor("lilt/transfer", line=92, branch=83),
+    Floor("lilt/api_client.py", line=73, branch=56),
+    Floor("lilt", line=None, branch=None),
+)
+#: ``ruff format --check lilt test`` in this job (and the ``format`` env of tox.ini).
+#: Off until the whole tree has been formatted once with ``ruff format lilt test``;
+#: the commit that does that sets this to True and adds ``format`` to tox's envlist.
+FORMAT_CHECK = False
 THIS = f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
@@ -280,8 +310,7 @@ def run_tiers(minor: str, wheel: Path, fresh_root: Path) -> list[Result]:
     chosen = [t for t in TIERS if _has_emulator(minor) or t not in NEEDS_EMULATOR]
     # The venv's pytest script, not `python -m pytest`: the checkout must not be on sys.path.
     tiers = subprocess.run(
-        [str(venv / "bin" / "pytest"), "-q", "-p", "no:cacheprovider", *chosen,
-         *(f"--deselect={test}" for test in FLAKY)],
+        [str(venv / "bin" / "pytest"), "-q", "-p", "no:cacheprovider", *chosen],
         cwd=ROOT, env=env, capture_output=True, text=True,
     )
     results = [
@@ -337,10 +366,17 @@ def _lowest_python_checks(version: str, venv: Path, wheel: Path) -> list[Result]
 # -- the CI job ---------------------------------------------------------------------------
 
 
+def lint() -> None:
+    _say("ruff check")
+    _run(BIN / "ruff", "check", "lilt", "test")
+    if FORMAT_CHECK:
+        _say("ruff format --check")
+        _run(BIN / "ruff", "format", "--check", "lilt", "test")
+
+
 def ci(pytest_args: list[str]) -> int:
     began = time.monotonic()
-    _say("ruff")
-    _run(BIN / "ruff", "check", "lilt", "test")
+    lint()
     work = Path(tempfile.mkdtemp(prefix="lilt-ci-"))
     try:
         wheel = build_and_check(work / "dist")
@@ -363,9 +399,17 @@ def ci(pytest_args: list[str]) -> int:
         mypy_code, mypy_tail = _tee([str(BIN / "mypy"), "--strict", "lilt", "test/typing"])
         _say(f"pytest: the whole suite on Python {_full_version(Path(sys.executable))}")
         suite_started = time.monotonic()
-        env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
-        suite_code, suite_tail = _tee([str(BIN / "python"), "-m", "pytest", *pytest_args], env)
+        coverage_data = work / "coverage" / ".coverage"
+        coverage_data.parent.mkdir()
+        env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+                   COVERAGE_FILE=str(coverage_data))
+        suite_code, suite_tail = _tee(
+            [str(BIN / "python"), "-m", "pytest", "--cov=lilt", "--cov-branch", "--cov-report=",
+             *pytest_args],
+            env,
+        )
         suite_seconds = time.monotonic() - suite_started
+        coverage = measure_coverage(coverage_data)
         background.join()
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -375,7 +419,86 @@ def ci(pytest_args: list[str]) -> int:
                              mypy_tail.strip().splitlines()[-1], 0.0, mypy_tail))
     results.insert(0, Result(this, "whole suite, .venv (editable)", suite_code == 0,
                              _closing_line(suite_tail), suite_seconds))
+    results[1:1] = coverage
     return _report(results, time.monotonic() - began)
+
+
+@dataclass(frozen=True)
+class Covered:
+    """What the suite reached in one area: lines and branches, run and in all."""
+
+    lines: int
+    lines_run: int
+    branches: int
+    branches_taken: int
+
+    @staticmethod
+    def percent(part: int, whole: int) -> float:
+        return 100.0 * part / whole if whole else 100.0
+
+    @property
+    def line(self) -> float:
+        return self.percent(self.lines_run, self.lines)
+
+    @property
+    def branch(self) -> float:
+        return self.percent(self.branches_taken, self.branches)
+
+
+def measure_coverage(data: Path) -> list[Result]:
+    """One result per :data:`COVERAGE_FLOORS` area, failed when under its floor."""
+    this = _full_version(Path(sys.executable))
+    report = data.with_name("coverage.json")
+    made = subprocess.run(
+        [str(BIN / "coverage"), "json", "-q", f"--data-file={data}", "-o", str(report)],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    if made.returncode != 0:
+        said = made.stdout + made.stderr
+        return [Result(this, "coverage", False, "no coverage report", log=said)]
+    files = json.loads(report.read_text())["files"]
+    results = []
+    for floor in COVERAGE_FLOORS:
+        covered = _covered(files, floor.area)
+        if covered is None:
+            results.append(Result(this, f"coverage {floor.area}", False,
+                                  "nothing measured there: moved? update COVERAGE_FLOORS"))
+            continue
+        ok = all(
+            minimum is None or reached >= minimum
+            for reached, minimum in ((covered.line, floor.line), (covered.branch, floor.branch))
+        )
+        summary = _coverage_summary(covered, floor)
+        results.append(Result(this, f"coverage {floor.area}", ok, summary))
+    return results
+
+
+def _covered(files: dict[str, dict[str, dict[str, int]]], area: str) -> Optional[Covered]:
+    """The sum over the measured files at ``area`` or under it; None if there are none."""
+    prefix = ROOT / area
+    summaries = [
+        entry["summary"] for name, entry in files.items()
+        if (ROOT / name) == prefix or prefix in (ROOT / name).parents
+    ]
+    if not summaries:
+        return None
+    return Covered(
+        lines=sum(s["num_statements"] for s in summaries),
+        lines_run=sum(s["covered_lines"] for s in summaries),
+        branches=sum(s["num_branches"] for s in summaries),
+        branches_taken=sum(s["covered_branches"] for s in summaries),
+    )
+
+
+def _coverage_summary(covered: Covered, floor: Floor) -> str:
+    def one(name: str, reached: float, minimum: Optional[float], whole: int) -> str:
+        bound = "" if minimum is None else f" (floor {minimum:g})"
+        return f"{name} {reached:.1f}%{bound} of {whole}"
+
+    return ", ".join((
+        one("lines", covered.line, floor.line, covered.lines),
+        one("branches", covered.branch, floor.branch, covered.branches),
+    ))
 
 
 def _tee(argv: list[str], env: Optional[dict[str, str]] = None) -> tuple[int, str]:
@@ -415,8 +538,7 @@ def main(argv: list[str]) -> None:
     if job == "demo":
         _exec(str(BIN / "lilt"), "demo", *rest)
     elif job == "test" and rest:
-        _say("ruff")
-        _run(BIN / "ruff", "check", "lilt", "test")
+        lint()
         _say("mypy --strict")
         _run(BIN / "mypy", "--strict", "lilt", "test/typing")
         _exec(str(BIN / "python"), "-m", "pytest", *rest)

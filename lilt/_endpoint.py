@@ -1,13 +1,15 @@
 """Operations as data, and the one request path every operation goes through.
 
 An :class:`Endpoint` describes one API operation: HTTP method, path
-template, how Python parameter names map to path and query wire names, which
-parameter is the JSON body, and the success type. Its ``signature`` is a plain
-function whose parameters are the method's (``self`` first, then the
-operation's parameters with the generated client's annotations and pydantic
-constraints, as real objects) and whose return annotation is the success
-type; it is never called to do I/O, only to validate arguments through
-pydantic's ``validate_call`` exactly as the generated client did.
+template, how Python parameter names map to path and query wire names, and
+which parameter is the JSON body. Its ``signature`` is a declaration, never
+called: a function named after the operation (a leading ``_`` aside) whose
+parameters are the method's (``self`` first, then the operation's parameters
+with the generated client's annotations and pydantic constraints, as real
+objects) and whose return annotation is the success type. The operation's
+name and response types are read from it, and its signature is what
+pydantic's ``validate_call`` checks arguments against, exactly as in the
+generated client.
 
 :func:`operation` turns an Endpoint into a method in one of three modes
 (deserialize and unwrap, deserialize, or hand back the unread response), and
@@ -20,16 +22,30 @@ the single request path:
 from __future__ import annotations
 
 import enum
+import functools
 import inspect
-import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Callable, Generic, Literal, Optional, TypeVar, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Generic,
+    Literal,
+    Optional,
+    TypeVar,
+    Union,
+    get_args,
+    get_origin,
+    overload,
+)
 
 from pydantic import TypeAdapter, validate_call
 from typing_extensions import ParamSpec
+from urllib3 import HTTPHeaderDict
 
+from lilt._content_type import JSON, choose_content_type
 from lilt.api_client import RequestSerialized
 from lilt.api_response import ApiResponse
 from lilt.exceptions import ApiValueError
@@ -44,8 +60,7 @@ C = TypeVar("C", bound=type)
 
 #: the generated client's per-call keyword options, in their order
 CALL_OPTIONS = ("_request_timeout", "_request_auth", "_content_type", "_headers", "_host_index")
-#: options the ``_<op>_serialize`` helpers take (every one required, as generated)
-SERIALIZE_OPTIONS = ("_request_auth", "_content_type", "_headers", "_host_index")
+#: the most bodies one bulk (list) request may carry; the uploader batches by it too
 MAX_BULK_ITEMS = 100
 
 
@@ -59,36 +74,41 @@ class Mode(enum.Enum):
 
 @dataclass(frozen=True)
 class Endpoint(Generic[P, T]):
-    """One API operation, described as data."""
+    """One API operation, described as data; name and success type come from ``signature``."""
 
-    name: str
     method: str
     path: str
     signature: Callable[P, T]
-    response: Any
     path_params: Mapping[str, str] = field(default_factory=dict)
     query_params: Mapping[str, str] = field(default_factory=dict)
     body: Optional[str] = None
-    bulk_response: Any = None
     auth: tuple[str, ...] = ("BasicAuth", "ApiKeyAuth")
 
+    @cached_property
+    def name(self) -> str:
+        """The operation's name: the signature function's, without its leading ``_``."""
+        return self.signature.__name__.lstrip("_")
+
     def validator(self, qualname: str) -> Callable[..., dict[str, Any]]:
-        """The signature wrapped in ``validate_call``: checks and coerces arguments.
+        """``validate_call`` over the signature: checks and coerces arguments, returns them.
 
         Built for one method, under its qualified name, so a ``ValidationError``
         reads as the generated one did ("1 validation error for
-        UploadsApi.get_upload_by_id", positions counted from ``self``).
+        UploadsApi.get_upload_by_id", positions counted from ``self``). The
+        signature function itself is never called: what pydantic calls is a
+        stand-in with the same signature that hands back the arguments it got.
         """
-        sig = self.signature
-        renamed = types.FunctionType(
-            sig.__code__, sig.__globals__, qualname.rpartition(".")[2], sig.__defaults__,
-            sig.__closure__,
-        )
-        renamed.__qualname__ = qualname
-        renamed.__module__ = sig.__module__
-        renamed.__annotations__ = sig.__annotations__
-        renamed.__kwdefaults__ = sig.__kwdefaults__
-        return validate_call(renamed)
+        signature = inspect.signature(self.signature)
+
+        @functools.wraps(self.signature)
+        def arguments(*args: object, **kwargs: object) -> dict[str, Any]:
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            return bound.arguments
+
+        arguments.__name__ = qualname.rpartition(".")[2]
+        arguments.__qualname__ = qualname
+        return validate_call(arguments)
 
     @cached_property
     def public_signature(self) -> inspect.Signature:
@@ -109,19 +129,35 @@ class Endpoint(Generic[P, T]):
         """The success type: the signature's return annotation."""
         return self.public_signature.return_annotation
 
+    @cached_property
+    def response(self) -> Any:
+        """What a 2xx body decodes to: the success type, or for a bulk
+        operation (success ``Union[X, List[X]]``) the single result ``X``."""
+        bulk = _bulk_results(self.success)
+        return self.success if bulk is None else bulk[0]
+
+    @cached_property
+    def bulk_response(self) -> Any:
+        """What a 2xx body decodes to when a list was sent (``List[X]``), or None
+        for an operation without bulk."""
+        bulk = _bulk_results(self.success)
+        return None if bulk is None else bulk[1]
+
     def serialize(self, client: ApiClient, args: Mapping[str, Any]) -> RequestSerialized:
         """Turn validated arguments into ``(method, url, headers, body, post_params)``."""
-        extra = args["_headers"]
-        headers = dict(extra) if extra else {}
-        if not extra or _find(headers, "Accept") is None:
-            headers["Accept"] = "application/json"
+        # values as text, as they are sent (HTTPHeaderDict joins repeated names' values)
+        extra = args["_headers"] or {}
+        headers = HTTPHeaderDict({name: str(value) for name, value in extra.items()})
+        if "Accept" not in headers:
+            headers["Accept"] = JSON
         body = args[self.body] if self.body else None
         if self.body:
             _check_bulk(self.body, body)
             # _content_type wins, then a Content-Type the caller put in _headers.
-            existing = _find(headers, "Content-Type")
-            from_headers = headers.pop(existing) if existing is not None else None
-            headers["Content-Type"] = args["_content_type"] or from_headers or "application/json"
+            from_headers = headers.pop("Content-Type", None)
+            headers["Content-Type"] = choose_content_type(
+                args["_content_type"], from_headers, default=JSON
+            )
         return client.param_serialize(
             method=self.method,
             resource_path=self.path,
@@ -156,10 +192,15 @@ class Endpoint(Generic[P, T]):
         return TypeAdapter(self.bulk_response)
 
 
-def _find(headers: Mapping[str, Any], name: str) -> Optional[str]:
-    """The key under which ``name`` is in ``headers``, compared case-insensitively."""
-    lowered = name.lower()
-    return next((k for k in headers if k.lower() == lowered), None)
+def _bulk_results(success: object) -> Optional[tuple[object, object]]:
+    """``(X, List[X])`` when ``success`` is ``Union[X, List[X]]`` (a bulk operation), else None."""
+    if get_origin(success) is not Union:
+        return None
+    members = get_args(success)
+    if len(members) != 2 or get_origin(members[1]) is not list:
+        return None
+    one, many = members
+    return (one, many) if get_args(many) == (one,) else None
 
 
 def _check_bulk(param: str, body: Any) -> None:

@@ -160,11 +160,6 @@ def redact_text(text: str, secrets: Optional[Iterable[str]] = None) -> str:
     return _BEARER.sub(_scrub_bearer, text)
 
 
-def redact_url(url: str) -> str:
-    """Return ``url`` safe to log: secret query values and user info replaced."""
-    return redact_text(url)
-
-
 def redact_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
     """Return a copy of ``headers`` with credential-bearing values replaced."""
     items = headers.items() if isinstance(headers, Mapping) else headers

@@ -1,9 +1,12 @@
 """Retry policy: one immutable value shared by API calls and storage transfers.
 
 The policy only answers questions (should this be retried? how long to
-wait?); the loops that act on it live in :mod:`lilt.rest` (through urllib3's
-``Retry``, built by :meth:`RetryPolicy.to_urllib3`) and in the managed
-uploader. Randomness comes in as an argument so the arithmetic is testable.
+wait?). :class:`RetrySchedule` puts it on a source of randomness and a clock
+(both injectable, so tests make waits and budgets exact) and is the one
+helper every retrying caller uses: API calls through urllib3's loop
+(:class:`LiltRetry`, built by :meth:`RetryPolicy.to_urllib3`), and the
+managed uploader's API calls and storage PUTs through their own loops
+(:class:`Attempts`). What counts as retryable stays with each caller.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from typing_extensions import Self
+from urllib3 import HTTPHeaderDict
 from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
@@ -38,8 +42,9 @@ def retry_after_seconds(
     ``X-RateLimit-Reset`` (seconds until the quota window resets); the larger wins.
     """
     hints: list[float] = []
+    headers = headers if isinstance(headers, HTTPHeaderDict) else HTTPHeaderDict(headers)
     for name in ("Retry-After", "X-RateLimit-Reset"):
-        value = headers.get(name) or headers.get(name.lower())
+        value = headers.get(name)
         if value is None:
             continue
         text = str(value).strip()
@@ -111,11 +116,17 @@ class RetryPolicy:
             return hint if hint <= self.max_retry_after else None
         return self.backoff(retry_number, random)
 
-    def to_urllib3(self) -> Retry:
+    def to_urllib3(
+        self,
+        *,
+        random: Callable[[], float] = _random.random,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> Retry:
         """The equivalent urllib3 ``Retry`` for API calls made through :mod:`lilt.rest`.
 
         POST is retried only where the request provably was not processed: a
         failed connection (nothing was sent) or a 429 (refused by the rate limiter).
+        ``random`` jitters its waits and ``clock`` measures its budget.
         """
         return LiltRetry(
             total=self.attempts - 1,
@@ -132,16 +143,80 @@ class RetryPolicy:
             raise_on_status=False,
             raise_on_redirect=False,
             respect_retry_after_header=True,
-            longest_wait=self.max_retry_after,
-            budget=self.budget,
+            schedule=RetrySchedule(self, random, clock),
         )
+
+
+@dataclass(frozen=True)
+class RetrySchedule:
+    """A :class:`RetryPolicy` on a source of randomness and a clock: when to try again.
+
+    ``random`` returns a float in [0, 1) for the full jitter; ``clock`` is
+    monotonic seconds, for the policy's budget and for deadlines.
+    """
+
+    policy: RetryPolicy
+    random: Callable[[], float] = _random.random
+    clock: Callable[[], float] = time.monotonic
+
+    def start(self) -> Attempts:
+        """The attempts of one call, its budget counted from now."""
+        return Attempts(self, self.clock())
+
+    def jittered(self, ceiling: float) -> float:
+        """A full-jitter wait of at most ``ceiling`` seconds."""
+        return ceiling * self.random()
+
+    def out_of_budget(self, started: float, when: float) -> bool:
+        """True when ``when`` is past the budget of retrying that began at ``started``."""
+        budget = self.policy.budget
+        return budget is not None and when - started > budget
+
+
+@dataclass
+class Attempts:
+    """The attempts of one call under a :class:`RetrySchedule`, for a caller's own loop.
+
+    Call :meth:`begin` before each attempt and, after a retryable failure,
+    :meth:`wait` for how long to sleep before the next one (None: give up).
+    """
+
+    schedule: RetrySchedule
+    started: float
+    made: int = 0
+
+    def begin(self) -> int:
+        """Count the attempt about to be made; return its number (1 for the first)."""
+        self.made += 1
+        return self.made
+
+    def wait(
+        self, hint: Optional[float] = None, *, deadline: Optional[float] = None
+    ) -> Optional[float]:
+        """Seconds to wait before the next attempt, or None to stop.
+
+        Stops when the policy's attempts are used up, the server's ``hint``
+        is longer than the policy waits, or the wait would end past the
+        budget or ``deadline`` (a ``clock`` value).
+        """
+        schedule = self.schedule
+        delay = schedule.policy.wait(self.made, schedule.random, hint)
+        if delay is None:
+            return None
+        when = schedule.clock() + delay
+        if schedule.out_of_budget(self.started, when):
+            return None
+        return None if deadline is not None and when > deadline else delay
 
 
 class LiltRetry(Retry):
     """urllib3 ``Retry`` that also reads ``X-RateLimit-Reset``, jitters fully and caps hints.
 
+    urllib3 counts the attempts and computes the backoff's ceiling; the
+    :class:`RetrySchedule` supplies the jitter, the clock, the budget and the
+    longest hint worth waiting for (its policy's ``max_retry_after``).
     A 429 is retried for every method (the server refused it before doing any work).
-    A hint longer than ``longest_wait`` stops retrying so the caller sees the
+    A longer hint stops retrying so the caller sees the
     :class:`~lilt.exceptions.RateLimitError` and its ``retry_after`` at once;
     so does a wait that would end after the call's deadline (:mod:`lilt._deadline`).
     """
@@ -151,21 +226,18 @@ class LiltRetry(Retry):
     def __init__(
         self,
         *args: Any,
-        longest_wait: float = 120.0,
-        budget: Optional[float] = None,
+        schedule: Optional[RetrySchedule] = None,
         started: Optional[float] = None,
         **kwargs: Any,
     ) -> None:
         # Not urllib3's own ``retry_after_max`` (2.7+ only, and it clamps the
         # wait where we want to stop waiting and report).
-        self.longest_wait = longest_wait
-        self.budget = budget
+        self.schedule = schedule if schedule is not None else _UNBUDGETED
         self.started = started
         super().__init__(*args, **kwargs)
 
     def new(self, **kw: Any) -> Self:
-        kw.setdefault("longest_wait", self.longest_wait)
-        kw.setdefault("budget", self.budget)
+        kw.setdefault("schedule", self.schedule)
         kw.setdefault("started", self.started)
         return super().new(**kw)
 
@@ -178,7 +250,7 @@ class LiltRetry(Retry):
         return super().is_retry(method, status_code, has_retry_after)
 
     def get_backoff_time(self) -> float:
-        return super().get_backoff_time() * _random.random()
+        return self.schedule.jittered(super().get_backoff_time())
 
     def _longest_wait(self, response: Any) -> float:
         """The most :meth:`sleep` may wait before the next attempt."""
@@ -197,13 +269,12 @@ class LiltRetry(Retry):
         _pool: Any = None,
         _stacktrace: Any = None,
     ) -> Self:
-        now = time.monotonic()
-        spent = now - self.started if self.started is not None else 0.0
-        if self.budget is not None and spent > self.budget:
+        now = self.schedule.clock()
+        if self.started is not None and self.schedule.out_of_budget(self.started, now):
             raise MaxRetryError(_pool, url, error or ResponseError("retry time budget spent"))
         if response is not None and response.status in self.RETRY_AFTER_STATUS_CODES:
             hint = self.get_retry_after(response)
-            if hint is not None and hint > self.longest_wait:
+            if hint is not None and hint > self.schedule.policy.max_retry_after:
                 # Too long to wait inside one call: hand the response to the caller.
                 reason = ResponseError(f"server asks to wait {hint:.0f} s")
                 raise MaxRetryError(_pool, url, reason)
@@ -218,6 +289,10 @@ class LiltRetry(Retry):
             # budget is spent after it.
             new.started = now
         return new
+
+
+#: what a LiltRetry made without a schedule goes by: urllib3's counts, no time budget
+_UNBUDGETED = RetrySchedule(RetryPolicy(budget=None))
 
 
 # -- one retry layer ------------------------------------------------------------

@@ -21,7 +21,6 @@ import codecs
 import datetime
 import decimal
 import json
-import mimetypes
 import os
 import re
 import tempfile
@@ -30,15 +29,17 @@ import uuid
 from collections.abc import Mapping, Sequence
 from enum import Enum
 from functools import cache, lru_cache
-from typing import Any, ClassVar, Dict, Optional, Union
+from typing import Any, ClassVar, Dict, Optional, Protocol, Union
 from urllib.parse import quote
 
+import urllib3
 from dateutil.parser import parse
 from pydantic import SecretStr, TypeAdapter, ValidationError
 from typing_extensions import Self
 
 import lilt.models
 from lilt import rest
+from lilt._content_type import choose_content_type
 from lilt._redact import redact_text, redact_value, scrub_exception
 from lilt.api_response import ApiResponse
 from lilt.api_response import T as ApiResponseT
@@ -76,6 +77,24 @@ __all__ = [
 
 RequestSerialized = tuple[str, str, dict[str, str], Optional[Any], list[tuple[str, Any]]]
 
+
+class Transport(Protocol):
+    """What sends an ``ApiClient``'s requests: the part of
+    :class:`~lilt.rest.RESTClientObject` the client uses."""
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        headers: Optional[dict[str, str]] = None,
+        body: object = None,
+        post_params: object = None,
+        _request_timeout: Union[float, tuple[float, float], urllib3.Timeout, None] = None,
+    ) -> rest.RESTResponse: ...
+
+    def close(self) -> None: ...
+
+
 USER_AGENT = "OpenAPI-Generator/3.1.0/python"
 _JSON_MIME = re.compile(r"^application/(json|[\w!#$&.+\-^_]+\+json)\s*(;|$)", re.IGNORECASE)
 _TEXT_MIME = re.compile(r"^text/[a-z.+-]+\s*(;|$)", re.IGNORECASE)
@@ -97,6 +116,13 @@ class ApiClient:
     :param header_name: a header to pass with every request.
     :param header_value: its value.
     :param cookie: a cookie to send with every request.
+    :param transport: what sends the requests (keyword only): by default a
+        :class:`~lilt.rest.RESTClientObject` made from the configuration; any
+        object with its ``request`` and ``close`` will do (a test's fake, a
+        wrapper that records calls). ``close()`` closes it. Only a
+        ``RESTClientObject`` registers the configuration's credentials for
+        redaction by value (:mod:`lilt._redact`); with another transport,
+        errors are scrubbed by the syntax rules alone.
 
     One client may be shared by many threads; close it (or use ``with``) to
     release its connections.
@@ -124,11 +150,15 @@ class ApiClient:
         header_name: Optional[str] = None,
         header_value: Optional[str] = None,
         cookie: Optional[str] = None,
+        *,
+        transport: Optional[Transport] = None,
     ) -> None:
         if configuration is None:
             configuration = Configuration.get_default()
         self.configuration = configuration
-        self.rest_client = rest.RESTClientObject(configuration)
+        self.rest_client: Transport = (
+            rest.RESTClientObject(configuration) if transport is None else transport
+        )
         self.default_headers: dict[str, Any] = {}
         if header_name is not None:
             self.default_headers[header_name] = header_value
@@ -527,8 +557,7 @@ class ApiClient:
                     filename, filedata = item
                 else:
                     raise ValueError("Unsupported file value")
-                mimetype = mimetypes.guess_type(filename)[0] or "application/octet-stream"
-                params.append((k, (filename, filedata, mimetype)))
+                params.append((k, (filename, filedata, choose_content_type(filename=filename))))
         return params
 
     def select_header_accept(self, accepts: Optional[list[str]]) -> Optional[str]:

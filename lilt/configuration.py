@@ -329,9 +329,6 @@ class Configuration:
             _want_debug(result, True)
         return result
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        object.__setattr__(self, name, value)
-
     def __repr__(self) -> str:
         auth = []
         if self.username is not None and self.password is not None:

@@ -21,9 +21,29 @@ subclass of a generated class, so existing ``except`` clauses keep working::
         ├── ResponseTooLargeError           body over Configuration.max_response_bytes
         ├── ApiConnectionError              no usable response (also urllib3 MaxRetryError,
         │   │                               ProtocolError)
-        │   ├── ApiTimeoutError             connect or read timeout (also ReadTimeoutError)
+        │   ├── ApiTimeoutError             connect or read timeout (also urllib3 ReadTimeoutError)
         │   └── ApiSSLError                 TLS failure (also urllib3 SSLError)
+        ├── ResponseShapeError              the uploader got a 2xx without a field it needs
+        │                                   (also ValueError)
         └── TransferError                   a managed upload failed: file, upload id, key, parts
+
+The managed uploader (:mod:`lilt.transfer`) also raises these, before any
+request, or as the ``__cause__`` of a ``TransferError``; the last three are
+its own internal signals::
+
+    ValueError
+    ├── FilenameError                       a file name the API cannot be sent
+    ├── PlanError                           content beyond S3's part limits
+    └── JournalError                        a journal locked, for a changed file, or unwritable
+    OSError
+    └── SourceChangedError                  the file changed while it was uploaded
+    Exception
+    ├── StorageError                        storage refused or never answered a PUT
+    │   └── SignatureRejected               a 403 a fresh signature may cure
+    ├── TransferCancelled                   a PUT cut off because the transfer is stopping
+    │   └── SingleCutOff                    ... after a single PUT's whole body was sent
+    ├── Stalled                             a PUT abandoned by the watchdog (a ``__cause__``)
+    └── BodyAborted                         a body stopped because its source changed
 
 Exceptions never hold credentials or presigned signatures: ``reason``,
 ``body`` and ``headers`` pass through :mod:`lilt._redact` when the exception

@@ -1,10 +1,10 @@
 """UploadsApi: LILT's eight upload operations.
 
-Each operation is declared once below: a signature function (its public
+Each operation is declared once below: a signature function (its name, public
 parameters, constraints and success type, validated by pydantic as in the
 generated client) and an :class:`~lilt._endpoint.Endpoint` record (method,
-path, wire names, body, response types). ``UploadsApi`` then shows each
-operation three ways, all through one request path:
+path, wire names, body). ``UploadsApi`` then shows each operation three ways,
+all through one request path:
 
 - ``op(...)`` returns the decoded body;
 - ``op_with_http_info(...)`` returns an :class:`~lilt.api_response.ApiResponse`;
@@ -114,12 +114,9 @@ _BULK = (
 )
 
 
-def _arguments(values: dict[str, Any]) -> Any:
-    """The validated arguments, handed from a signature function to the request path."""
-    return values
-
-
 # -- the eight operations ---------------------------------------------------------
+# Each function below is a declaration, never called: its name is the operation's,
+# its parameters and return annotation are the methods' (``Endpoint`` reads them).
 
 
 def _cancel_multipart_upload(
@@ -139,7 +136,7 @@ def _cancel_multipart_upload(
     :param upload_id: Multipart upload ID to cancel (required)
     :param s3_key: Upload key from initiate response (required)
     """
-    return _arguments(locals())  # type: ignore[no-any-return]
+    raise NotImplementedError
 
 
 def _complete_multipart_upload(
@@ -163,7 +160,7 @@ def _complete_multipart_upload(
     :param s3_key: Upload key from initiate response (required)
     :param complete_multipart_upload_body: the ETag and number of every part (required)
     """
-    return _arguments(locals())  # type: ignore[no-any-return]
+    raise NotImplementedError
 
 
 def _get_pending_uploads(
@@ -186,7 +183,7 @@ def _get_pending_uploads(
     :param ids: Comma-separated list of upload IDs to filter by.
     :param statuses: Comma-separated list of upload statuses to filter by.
     """
-    return _arguments(locals())  # type: ignore[no-any-return]
+    raise NotImplementedError
 
 
 def _get_s3_upload_params(
@@ -229,7 +226,7 @@ def _get_s3_upload_params(
     :param metadata_uuid: File UUID metadata.
     :param metadata_labels: Comma-separated label names added after the upload completes.
     """
-    return _arguments(locals())  # type: ignore[no-any-return]
+    raise NotImplementedError
 
 
 def _get_upload_by_id(
@@ -245,7 +242,7 @@ def _get_upload_by_id(
 
     :param upload_id: Unique upload identifier (required)
     """
-    return _arguments(locals())  # type: ignore[no-any-return]
+    raise NotImplementedError
 
 
 def _initiate_multipart_upload(
@@ -264,7 +261,7 @@ def _initiate_multipart_upload(
 
     :param initiate_multipart_upload_body: one file, or a list of 1 to 100 (required)
     """
-    return _arguments(locals())  # type: ignore[no-any-return]
+    raise NotImplementedError
 
 
 def _initiate_s3_upload(
@@ -283,7 +280,7 @@ def _initiate_s3_upload(
 
     :param initiate_upload_body: one file, or a list of 1 to 100 (required)
     """
-    return _arguments(locals())  # type: ignore[no-any-return]
+    raise NotImplementedError
 
 
 def _sign_upload_part(
@@ -308,44 +305,36 @@ def _sign_upload_part(
     :param s3_key: Upload key from initiate response (required)
     :param size: Size of this part in bytes (required)
     """
-    return _arguments(locals())  # type: ignore[no-any-return]
+    raise NotImplementedError
 
 
 _MULTIPART = "/v2/upload/s3/multipart"
 
 CANCEL = Endpoint(
-    "cancel_multipart_upload",
     "DELETE",
     _MULTIPART + "/{uploadId}",
     _cancel_multipart_upload,
-    CancelMultipartUpload200Response,
     path_params={"upload_id": "uploadId"},
     query_params={"s3_key": "s3Key"},
 )
 COMPLETE = Endpoint(
-    "complete_multipart_upload",
     "POST",
     _MULTIPART + "/{uploadId}/complete",
     _complete_multipart_upload,
-    CompleteMultipartUpload200Response,
     path_params={"upload_id": "uploadId"},
     query_params={"s3_key": "s3Key"},
     body="complete_multipart_upload_body",
 )
 LIST_UPLOADS = Endpoint(
-    "get_pending_uploads",
     "GET",
     "/v2/upload",
     _get_pending_uploads,
-    List[GetPendingUploads200ResponseInner],
     query_params={"ids": "ids", "statuses": "statuses"},
 )
 PARAMS = Endpoint(
-    "get_s3_upload_params",
     "GET",
     "/v2/upload/s3/params",
     _get_s3_upload_params,
-    GetS3UploadParams200Response,
     query_params={
         "filename": "filename",
         "type": "type",
@@ -356,37 +345,27 @@ PARAMS = Endpoint(
     },
 )
 GET_UPLOAD = Endpoint(
-    "get_upload_by_id",
     "GET",
     "/v2/upload/{uploadId}",
     _get_upload_by_id,
-    GetPendingUploads200ResponseInner,
     path_params={"upload_id": "uploadId"},
 )
 INITIATE_MULTIPART = Endpoint(
-    "initiate_multipart_upload",
     "POST",
     _MULTIPART,
     _initiate_multipart_upload,
-    InitiateMultipartUpload200Response,
     body="initiate_multipart_upload_body",
-    bulk_response=List[InitiateMultipartUpload200Response],
 )
 INITIATE_SINGLE = Endpoint(
-    "initiate_s3_upload",
     "POST",
     "/v2/upload/s3/params",
     _initiate_s3_upload,
-    GetS3UploadParams200Response,
     body="initiate_upload_body",
-    bulk_response=List[GetS3UploadParams200Response],
 )
 SIGN_PART = Endpoint(
-    "sign_upload_part",
     "GET",
     _MULTIPART + "/{uploadId}/{partNumber}",
     _sign_upload_part,
-    SignUploadPart200Response,
     path_params={"upload_id": "uploadId", "part_number": "partNumber"},
     query_params={"s3_key": "s3Key", "size": "size"},
 )

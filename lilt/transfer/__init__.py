@@ -13,9 +13,12 @@
 
 Modules, one job each: :mod:`~lilt.transfer.config` (options),
 :mod:`~lilt.transfer.plan` (part layout, pure), :mod:`~lilt.transfer.source`
-(reading files and streams), :mod:`~lilt.transfer.storage` (PUTs with
-retries), :mod:`~lilt.transfer.engine` (scheduling, clean-up),
-:mod:`~lilt.transfer.journal` (resume), :mod:`~lilt.transfer.state` (where the
+(reading files and streams), :mod:`~lilt.transfer.storage_client` (PUTs with
+retries), :mod:`~lilt.transfer.uploader_api` (the API calls the uploader makes and
+retries), :mod:`~lilt.transfer.jobs` (what each file's upload is and how far it
+got), :mod:`~lilt.transfer.engine` (scheduling, clean-up), :mod:`~lilt.transfer.tasks`
+(the worker threads' I/O), :mod:`~lilt.transfer.failure` (the error a failed
+transfer raises), :mod:`~lilt.transfer.journal` (resume), :mod:`~lilt.transfer.state` (where the
 command keeps journals), :mod:`~lilt.transfer.walk` (folders),
 :mod:`~lilt.transfer.progress` and :mod:`~lilt.transfer.results`. The guide is ``docs/uploads.md``.
 """
@@ -23,7 +26,6 @@ command keeps journals), :mod:`~lilt.transfer.walk` (folders),
 from __future__ import annotations
 
 from lilt._retry import RetryPolicy
-from lilt.transfer._api import FilenameError
 from lilt.transfer.config import TransferConfig
 from lilt.transfer.engine import SerialExecutor
 from lilt.transfer.journal import JournalError
@@ -31,7 +33,7 @@ from lilt.transfer.plan import PartSpec, Plan, PlanError, plan_upload
 from lilt.transfer.progress import ProgressCallback, ProgressEvent, TextProgress, TqdmProgress
 from lilt.transfer.results import Checksums, UploadedPart, UploadResult
 from lilt.transfer.source import SourceChangedError
-from lilt.transfer.storage import StorageError
+from lilt.transfer.storage_client import StorageError
 from lilt.transfer.uploader import (
     Uploader,
     upload_file,
@@ -39,6 +41,7 @@ from lilt.transfer.uploader import (
     upload_files,
     upload_folder,
 )
+from lilt.transfer.uploader_api import FilenameError
 from lilt.transfer.walk import LocalFile, SkippedPath
 
 __all__ = [

@@ -62,6 +62,26 @@ class JournalError(ValueError):
     or it cannot be written (a full disk, an I/O error)."""
 
 
+@dataclass(frozen=True)
+class JournalFile:
+    """The file a journal line is about: where it is, which version of it, and
+    the name and type it is uploaded under (what a start and a finished single
+    upload both record)."""
+
+    path: str
+    identity: FileIdentity
+    filename: str
+    content_type: str
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "path": _canonical(self.path),
+            **_identity_fields(self.identity),
+            "filename": self.filename,
+            "content_type": self.content_type,
+        }
+
+
 @dataclass
 class JournalRecord:
     """What the journal knows about one file's latest upload."""
@@ -174,7 +194,10 @@ class Journal:
     def _apply(self, event: Mapping[str, Any]) -> None:
         kind = event.get("event")
         if kind == "start":
-            self._apply_start(event)
+            record = _record(event, single=False)
+            self._records[record.path] = record
+            if record.upload_id is not None:
+                self._by_upload[record.upload_id] = record
         elif kind == "part":
             target = self._by_upload.get(_text(event.get("upload_id")) or "")
             if target is None:
@@ -201,61 +224,18 @@ class Journal:
                     target.completed = True
                     location = event.get("location")
                     target.location = location if isinstance(location, str) else None
-            else:
-                record = JournalRecord(
-                    path=_required_text(event, "path"),
-                    identity=_identity(event),
-                    filename=_required_text(event, "filename"),
-                    content_type=_required_text(event, "content_type"),
-                    key=_required_text(event, "key"),
-                    location=_text(event.get("location")),
-                    completed=True,
-                )
-                if _is_md5(event.get("md5")):
-                    record.md5s[1] = event["md5"]
+            else:  # a single PUT's: the record is the whole story, or the line is skipped
+                record = _record(event, single=True)
+                if record.problem is not None:
+                    raise ValueError(record.problem)
                 self._records[record.path] = record
-
-    def _apply_start(self, event: Mapping[str, Any]) -> None:
-        path = _required_text(event, "path")  # without a path it belongs to no file
-        upload_id, key = _text(event.get("upload_id")), _text(event.get("key"))
-        problem = None
-        try:
-            identity = _identity(event)
-        except (KeyError, TypeError, ValueError):
-            identity = FileIdentity(-1, -1, "")
-            problem = "the file's identity is missing or invalid"
-        part_size: Any = event.get("part_size")
-        if not _whole(part_size):
-            problem = problem or f"the part size is not a whole number: {part_size!r}"
-            part_size = 0
-        if upload_id is None or key is None:
-            problem = problem or "the upload id or key is missing"
-        filename, content_type = _text(event.get("filename")), _text(event.get("content_type"))
-        if filename is None or content_type is None:
-            problem = problem or "the file name or content type is missing"
-        record = JournalRecord(
-            path=path,
-            identity=identity,
-            filename=filename or "",
-            content_type=content_type or "",
-            key=key or "",
-            upload_id=upload_id,
-            part_size=part_size,
-            problem=problem,
-        )
-        self._records[record.path] = record
-        if upload_id is not None:
-            self._by_upload[upload_id] = record
 
     # --- writing -------------------------------------------------------------
 
     def start(
         self,
-        path: str,
-        identity: FileIdentity,
+        file: JournalFile,
         *,
-        filename: str,
-        content_type: str,
         key: str,
         upload_id: str,
         part_size: int,
@@ -264,10 +244,7 @@ class Journal:
             {
                 "event": "start",
                 "v": VERSION,
-                "path": _canonical(path),
-                **_identity_fields(identity),
-                "filename": filename,
-                "content_type": content_type,
+                **file.fields(),
                 "key": key,
                 "upload_id": upload_id,
                 "part_size": part_size,
@@ -290,11 +267,8 @@ class Journal:
 
     def complete_single(
         self,
-        path: str,
-        identity: FileIdentity,
+        file: JournalFile,
         *,
-        filename: str,
-        content_type: str,
         key: str,
         location: Optional[str],
         md5_hex: Optional[str],
@@ -303,10 +277,7 @@ class Journal:
             {
                 "event": "complete",
                 "v": VERSION,
-                "path": _canonical(path),
-                **_identity_fields(identity),
-                "filename": filename,
-                "content_type": content_type,
+                **file.fields(),
                 "key": key,
                 "location": location,
                 "md5": md5_hex,
@@ -390,6 +361,47 @@ def _identity_fields(identity: FileIdentity) -> dict[str, Any]:
         if value is not None:
             fields[name] = value
     return fields
+
+
+def _record(event: Mapping[str, Any], *, single: bool) -> JournalRecord:
+    """The record a ``start`` line begins, or the one a single PUT's ``complete`` line is.
+
+    A value that is missing or invalid goes to ``problem`` (the first one
+    found), so the record is known but not resumed.
+    """
+    path = _required_text(event, "path")  # without a path it belongs to no file
+    upload_id = None if single else _text(event.get("upload_id"))
+    key = _text(event.get("key"))
+    problem = None
+    try:
+        identity = _identity(event)
+    except (KeyError, TypeError, ValueError):
+        identity = FileIdentity(-1, -1, "")
+        problem = "the file's identity is missing or invalid"
+    part_size: Any = 0 if single else event.get("part_size")
+    if not _whole(part_size):
+        problem = problem or f"the part size is not a whole number: {part_size!r}"
+        part_size = 0
+    if (upload_id is None and not single) or key is None:
+        problem = problem or "the upload id or key is missing"
+    filename, content_type = _text(event.get("filename")), _text(event.get("content_type"))
+    if filename is None or content_type is None:
+        problem = problem or "the file name or content type is missing"
+    record = JournalRecord(
+        path=path,
+        identity=identity,
+        filename=filename or "",
+        content_type=content_type or "",
+        key=key or "",
+        upload_id=upload_id,
+        part_size=part_size,
+        location=_text(event.get("location")) if single else None,
+        completed=single,
+        problem=problem,
+    )
+    if single and _is_md5(event.get("md5")):
+        record.md5s[1] = event["md5"]
+    return record
 
 
 def _identity(event: Mapping[str, Any]) -> FileIdentity:

@@ -301,7 +301,7 @@ class FileSource:
 class FileRegion:
     """A byte range of an open file, as one chunk of a request body.
 
-    Storage connections made by :class:`~lilt.transfer.storage.StorageClient`
+    Storage connections made by :class:`~lilt.transfer.storage_client.StorageClient`
     send it with ``sendfile``: the kernel moves the bytes from the page cache
     to the socket, with no copy through Python (on TLS sockets it is read in
     1 MiB blocks). Any other connection reads it like a file (``read``), and

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import mimetypes
 import os
 import random as _random
 import time
@@ -25,22 +24,31 @@ from urllib.parse import urlsplit
 
 import urllib3
 
-from lilt.transfer._api import (
-    ApiOps,
+from lilt._content_type import choose_content_type
+from lilt.transfer.config import StrPath, TransferConfig
+from lilt.transfer.engine import Transfer
+from lilt.transfer.jobs import (
+    FileContent,
+    Job,
+    MultipartJob,
+    SingleJob,
+    StreamContent,
+    journaled_result,
+)
+from lilt.transfer.journal import Journal, JournalRecord
+from lilt.transfer.plan import Plan, PlanError, plan_upload, stream_part_size
+from lilt.transfer.progress import ProgressCallback, ProgressEvent
+from lilt.transfer.results import UploadResult
+from lilt.transfer.source import FileSource, StreamSource, file_identity
+from lilt.transfer.storage_client import StorageClient
+from lilt.transfer.uploader_api import (
     FilenameError,
     MultipartTarget,
     NewFile,
+    UploaderApi,
     UploadsApiLike,
     check_filename,
 )
-from lilt.transfer.config import StrPath, TransferConfig
-from lilt.transfer.engine import FileJob, Job, StreamJob, Transfer
-from lilt.transfer.journal import Journal, JournalRecord
-from lilt.transfer.plan import PlanError, plan_upload, stream_part_size
-from lilt.transfer.progress import ProgressCallback, ProgressEvent
-from lilt.transfer.results import Checksums, UploadResult
-from lilt.transfer.source import FileSource, StreamSource, file_identity
-from lilt.transfer.storage import StorageClient
 from lilt.transfer.walk import LocalFile, OnSkip, SkippedPath, walk
 
 if TYPE_CHECKING:
@@ -48,7 +56,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Uploader", "upload_file", "upload_fileobj", "upload_files", "upload_folder"]
 
-DEFAULT_CONTENT_TYPE = "application/octet-stream"
 #: files of a folder are uploaded this many at a time (one engine run each), so
 #: what is held per file stays bounded however large the tree is
 WINDOW = 1000
@@ -94,7 +101,7 @@ class Uploader:
             # The environment as it is now: a second emulator, another key.
             client = self._own_client = lilt.ApiClient(lilt.Configuration())
         api = _uploads_api(client)
-        self._api = ApiOps(
+        self._api = UploaderApi(
             api,
             retry=self.config.retry,
             sleep=sleep or time.sleep,
@@ -301,7 +308,7 @@ class Uploader:
         content_type: Optional[str] = None,
         category: Optional[str] = None,
         labels: Optional[Sequence[str]] = None,
-    ) -> FileJob:
+    ) -> Job:
         name = os.fsdecode(path)  # bytes paths: str with surrogate escapes, as os does
         fname = check_filename(
             filename if filename is not None else os.path.basename(name), path=name
@@ -311,27 +318,17 @@ class Uploader:
             identity = source.identity() if journal is not None else None
         size = snapshot.size
         plan = plan_upload(size, self.config)  # too many parts: raised here
-        job = FileJob(
-            index=index,
-            name=name,
-            path=name,
-            size=size,
-            snapshot=snapshot,
-            identity=identity,
-            new=NewFile(
-                fname,
-                content_type or _guess_type(fname),
-                size,
-                category,
-                tuple(labels) if labels is not None else None,
-            ),
-            multipart=plan.multipart,
-            part_size=plan.part_size,
-        )
+        content = FileContent(name, snapshot, plan, identity)
+        stale = None
         if journal is not None and identity is not None:
             record = journal.resumable(name, identity)  # a changed file: raised here
+            if record is not None and record.problem is None:
+                return _journaled_job(index, name, content, record, category, labels)
             if record is not None:
-                _resume(job, record, journal)
+                stale = _unusable(name, record, journal)
+        new_file = _new_file(fname, content_type, size, category, labels)
+        job = _new_job(index, name, new_file, content)
+        job.stale = stale
         return job
 
     def _stream_job(
@@ -341,44 +338,31 @@ class Uploader:
         content_type: Optional[str],
         category: Optional[str],
         labels: Optional[Sequence[str]],
-    ) -> StreamJob:
+    ) -> Job:
         config = self.config
-        part_size = stream_part_size(stream.size, config)
-        prefetched: list[bytearray] = []
+        content = StreamContent(stream, stream_part_size(stream.size, config))
         if stream.size is not None:
             multipart = stream.size > config.multipart_threshold
             if not multipart:
-                prefetched.append(stream.read(stream.size + 1))  # one byte more proves the end
+                # one byte more proves the end
+                content.prefetched.append(stream.read(stream.size + 1))
                 stream.check_complete()
         else:
             # Unknown size: read up to threshold + 1 bytes to learn the kind (streams
             # cannot be re-read); the chunks become the first parts or the one body.
             total = 0
             while total <= config.multipart_threshold:
-                chunk = stream.read(part_size)
+                chunk = stream.read(content.part_size)
                 if not chunk:
                     break
-                prefetched.append(chunk)
+                content.prefetched.append(chunk)
                 total += len(chunk)
             multipart = total > config.multipart_threshold
-        size = stream.size if stream.size is not None or multipart else stream.consumed
-        job = StreamJob(
-            index=0,
-            name=name,
-            size=size,
-            multipart=multipart,
-            part_size=part_size,
-            new=NewFile(
-                name,
-                content_type or _guess_type(name),
-                size,
-                category,
-                tuple(labels) if labels is not None else None,
-            ),
-            stream=stream,
-        )
-        job.prefetched.extend(prefetched)
-        return job
+        if multipart:
+            new_file = _new_file(name, content_type, stream.size, category, labels)
+            return MultipartJob(0, name, new_file, content, size=stream.size)
+        new_file = _new_file(name, content_type, stream.consumed, category, labels)
+        return SingleJob(0, name, new_file, content, size=stream.consumed)
 
     # --- running -------------------------------------------------------------
 
@@ -568,59 +552,91 @@ def _uploads_api(client: Any) -> UploadsApiLike:
     )
 
 
-def _resume(job: FileJob, record: JournalRecord, journal: Journal) -> None:
+def _new_file(
+    filename: str,
+    content_type: Optional[str],
+    size: Optional[int],
+    category: Optional[str],
+    labels: Optional[Sequence[str]],
+) -> NewFile:
+    """What the API is told about a file (the content type guessed from its name if not given)."""
+    return NewFile(
+        filename,
+        content_type or _guess_type(filename),
+        size,
+        category,
+        tuple(labels) if labels is not None else None,
+    )
+
+
+def _new_job(index: int, name: str, new_file: NewFile, content: FileContent) -> Job:
+    """A file's job as planned: one PUT, or a multipart upload."""
+    plan = content.plan
+    if plan.multipart:
+        return MultipartJob(index, name, new_file, content, size=plan.size)
+    return SingleJob(index, name, new_file, content, size=plan.size)
+
+
+def _unusable(name: str, record: JournalRecord, journal: Journal) -> Optional[MultipartTarget]:
+    """A journal record that cannot be resumed (``problem``): the file is uploaded afresh.
+
+    Returns the upload it names, if any, to cancel when the transfer starts.
+    """
+    named = bool(record.upload_id and record.key)
+    logger.warning(
+        "%s: the journal %s cannot resume %s (%s); %suploading the file afresh",
+        name,
+        journal.path,
+        f"upload {record.upload_id}" if named else "the upload it records",
+        record.problem,
+        "cancelling it and " if named else "",
+    )
+    if record.upload_id and record.key:
+        return MultipartTarget(record.upload_id, record.key)
+    return None
+
+
+def _journaled_job(
+    index: int,
+    name: str,
+    content: FileContent,
+    record: JournalRecord,
+    category: Optional[str],
+    labels: Optional[Sequence[str]],
+) -> Job:
     """Continue from the journal: same upload id, key, part size, name and content type.
 
-    A record the journal cannot vouch for (``problem``) is not resumed: its
-    upload, if it names one, is cancelled when the transfer starts, and the
-    file is uploaded afresh.
+    An upload completed in an earlier run has its result already. Otherwise
+    the multipart upload goes on; the API is asked first (``probe``) whether
+    it still exists.
     """
-    if record.problem is not None:
-        named = bool(record.upload_id and record.key)
-        logger.warning(
-            "%s: the journal %s cannot resume %s (%s); %suploading the file afresh",
-            job.name,
-            journal.path,
-            f"upload {record.upload_id}" if named else "the upload it records",
-            record.problem,
-            "cancelling it and " if named else "",
-        )
-        if record.upload_id and record.key:
-            job.stale = MultipartTarget(record.upload_id, record.key)
-        return
-    job.new = NewFile(
-        record.filename, record.content_type, job.size, job.new.category, job.new.labels
-    )
+    size = content.plan.size
+    # the journal's name and content type: the upload was initiated with them
+    new_file = _new_file(record.filename, record.content_type, size, category, labels)
     if record.completed:
-        job.result = UploadResult(
-            path=job.path,
-            filename=record.filename,
-            key=record.key,
-            location=record.location,
-            size=job.size or 0,
-            part_count=max(len(record.parts), 1),
-            upload_id=record.upload_id,
-            multipart=record.upload_id is not None,
-            checksums=Checksums(md5=record.md5s.get(1))
-            if record.upload_id is None
-            else Checksums(),
-            resumed_parts=max(len(record.parts), 1),  # all of it: nothing left to send
-        )
-        return
-    assert record.upload_id is not None
-    job.multipart = True
-    job.part_size = record.part_size
-    job.target = MultipartTarget(record.upload_id, record.key)
-    job.parts = dict(record.parts)
-    job.md5s = {n: bytes.fromhex(h) for n, h in record.md5s.items()}
-    job.resumed_parts = len(job.parts)
-    job.journaled = True
-    job.probe = True  # the API is asked first whether the upload still exists
+        job = _new_job(index, name, new_file, content)
+        job.result = journaled_result(job, record)
+        return job
+    assert record.upload_id is not None  # a record without one is single, so completed
+    content.plan = Plan(size=size, multipart=True, part_size=record.part_size)
+    parts = dict(record.parts)
+    return MultipartJob(
+        index,
+        name,
+        new_file,
+        content,
+        size=size,
+        target=MultipartTarget(record.upload_id, record.key),
+        parts=parts,
+        md5s={n: bytes.fromhex(h) for n, h in record.md5s.items()},
+        resumed_parts=len(parts),
+        journaled=True,
+        probe=True,
+    )
 
 
 def _guess_type(name: str) -> str:
-    guessed, _ = mimetypes.guess_type(name, strict=False)
-    return guessed or DEFAULT_CONTENT_TYPE
+    return choose_content_type(filename=name)
 
 
 def _stream_name(fileobj: Any) -> str:

@@ -61,6 +61,7 @@ KNOWN: list[tuple[str, str, list[str]]] = [
     ("new", "changed", [
         "module lilt __all__",
         "class lilt.configuration.Configuration member __init__",  # retries takes a RetryPolicy
+        "class lilt.api_client.ApiClient member __init__",  # a keyword-only transport
         "class lilt.rest.RESTResponse member __init__",  # an optional url, for redacted errors
     ]),
     ("all", "changed", [
@@ -76,6 +77,7 @@ KNOWN: list[tuple[str, str, list[str]]] = [
     ] + [
         "module lilt.api_client name List",
         "module lilt.api_client name Tuple",
+        "module lilt.api_client name mimetypes",
         "module lilt.configuration name Dict",
         "module lilt.configuration name List",
         "module lilt.configuration name Literal",

@@ -119,7 +119,9 @@ def test_constructors() -> None:
     assert list(inspect.signature(lilt.Configuration).parameters) == CONFIGURATION_PARAMS
     assert inspect.signature(lilt.Configuration).parameters["debug"].kind is inspect.Parameter.KEYWORD_ONLY
     assert list(inspect.signature(lilt.ApiClient).parameters) == ["configuration", "header_name",
-                                                                  "header_value", "cookie"]
+                                                                  "header_value", "cookie",
+                                                                  "transport"]
+    assert inspect.signature(lilt.ApiClient).parameters["transport"].kind is inspect.Parameter.KEYWORD_ONLY
     assert list(inspect.signature(lilt.UploadsApi).parameters) == ["api_client"]
     assert list(inspect.signature(lilt.ApiException).parameters) == ["status", "reason", "http_resp",
                                                                      "body", "data"]

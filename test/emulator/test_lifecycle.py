@@ -20,7 +20,7 @@ import pytest
 import urllib3
 
 from lilt.testing import Emulator, S3Endpoint, SeaweedFS, StorageStartError, WeedNotFoundError
-from lilt.testing.s3 import client
+from lilt.testing.s3 import Bucket, client
 from lilt.testing.storage import find_weed
 
 pytestmark = pytest.mark.storage
@@ -150,6 +150,27 @@ def test_emulator_stop_frees_its_port_and_bucket(lilt_storage: S3Endpoint) -> No
     assert bucket not in names
     with pytest.raises(RuntimeError):
         emu.base_url  # noqa: B018
+
+
+def test_an_emulator_with_storage_of_its_own_does_not_empty_it_object_by_object(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its storage directory goes at stop: deleting every object first only costs
+    time (about 90 s for 14,000 objects, measured), so it is not done."""
+    emptied: list[str] = []
+    monkeypatch.setattr(Bucket, "destroy", lambda self: emptied.append(self.name))
+    emu = Emulator().start()
+    own = emu._own_storage
+    assert own is not None and own.directory is not None
+    directory = own.directory
+    s3 = client(emu.storage)
+    try:
+        s3.put_object(Bucket=emu.bucket, Key="uploads/a.txt", Body=b"a")
+    finally:
+        s3.close()
+    emu.stop()
+    assert emptied == []
+    assert not directory.exists()
 
 
 def test_emulator_keeps_a_bucket_it_was_given(lilt_storage: S3Endpoint) -> None:

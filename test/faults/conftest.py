@@ -84,7 +84,7 @@ def capture_everything(monkeypatch: pytest.MonkeyPatch, seen: Readable) -> Itera
     test sees.
     """
     from lilt.exceptions import ApiException
-    from lilt.transfer.storage import StorageError
+    from lilt.transfer.storage_client import StorageError
 
     capturing = Capturing()
     for cls in (ApiException, StorageError):

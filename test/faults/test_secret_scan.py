@@ -16,7 +16,7 @@ from faults.conftest import Capturing
 from faults.helpers import Readable, find_leaks
 
 from lilt.exceptions import ApiException
-from lilt.transfer.storage import StorageError
+from lilt.transfer.storage_client import StorageError
 
 SECRET = "planted-Secret/0123456789"  # never registered with the session's scan
 

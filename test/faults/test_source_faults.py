@@ -18,7 +18,7 @@ since no byte of a later one may reach storage), or it raised a
 ``TransferError`` caused by ``SourceChangedError`` and storage holds no
 object at all; no multipart upload is pending and every multipart record is
 cancelled or uploaded; the call returned within a hang guard; and, as for
-the whole suite, no secret was logged or raised (``test_zz_suite``).
+the whole suite, no secret was logged or raised (``secret_scan`` in conftest.py).
 """
 
 from __future__ import annotations

@@ -60,3 +60,4 @@ def api_at() -> Iterator[MakeApiAt]:
     yield make
     for client in clients:
         client.close()
+

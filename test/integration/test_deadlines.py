@@ -21,6 +21,7 @@ import urllib3
 
 import lilt
 from lilt.exceptions import ApiTimeoutError, ServiceException
+from support.api_defaults import with_defaults
 from support.http_server import Reply, Seen, Upstream
 from support.scripted_server import Connection, ScriptedServer, head
 
@@ -47,13 +48,7 @@ def drip_head(request: Seen, conn: Connection) -> None:
 
 @pytest.fixture
 def api_for(api_at: MakeApiAt) -> MakeApiAt:
-    def make(url: str, **settings: Any) -> lilt.UploadsApi:
-        settings.setdefault("retries", FAST)
-        settings.setdefault("username", "u-deadline")
-        settings.setdefault("password", "p-deadline")
-        return api_at(url, **settings)
-
-    return make
+    return with_defaults(api_at, retries=FAST, username="u-deadline", password="p-deadline")
 
 
 def timed(call: Any) -> tuple[BaseException, float]:

@@ -23,6 +23,7 @@ import pytest
 
 import lilt
 from lilt.exceptions import ApiConnectionError, ApiException, ServiceException
+from support.api_defaults import with_defaults
 from support.http_server import Reply, Seen, Upstream
 from support.scripted_server import Connection, ScriptedServer, head
 
@@ -38,14 +39,9 @@ START = lilt.InitiateMultipartUploadBody(filename="a.bin", type="application/oct
 
 @pytest.fixture
 def api_for(api_at: MakeApiAt) -> MakeApiAt:
-    def make(url: str, **settings: Any) -> lilt.UploadsApi:
-        settings.setdefault("retries", FAST)
-        settings.setdefault("username", "u-hostile")
-        settings.setdefault("password", "p-hostile")
-        settings.setdefault("max_response_bytes", LIMIT)
-        return api_at(url, **settings)
-
-    return make
+    return with_defaults(
+        api_at, retries=FAST, username="u-hostile", password="p-hostile", max_response_bytes=LIMIT
+    )
 
 
 def peak_memory(call: Callable[[], Any]) -> tuple[BaseException, int]:

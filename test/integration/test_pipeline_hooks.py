@@ -102,17 +102,17 @@ def test_overridden_steps_are_used_by_every_mode(server: RecordingServer) -> Non
 
 
 def test_a_wrapped_transport_request_sees_every_call(server: RecordingServer) -> None:
-    with ApiClient(lilt.Configuration(host=server.url)) as client:
-        original = client.rest_client.request
-        seen: list[tuple[str, str, Any]] = []
+    seen: list[tuple[str, str, Any]] = []
 
-        def wrapped(method: str, url: str, headers: Any = None, body: Any = None,
+    class RecordingTransport(RESTClientObject):
+        def request(self, method: str, url: str, headers: Any = None, body: Any = None,
                     post_params: Any = None, _request_timeout: Any = None) -> RESTResponse:
             seen.append((method, url.split("?")[0], _request_timeout))
-            return original(method, url, headers=headers, body=body, post_params=post_params,
-                            _request_timeout=_request_timeout)
+            return super().request(method, url, headers=headers, body=body,
+                                   post_params=post_params, _request_timeout=_request_timeout)
 
-        client.rest_client.request = wrapped  # type: ignore[method-assign]
+    configuration = lilt.Configuration(host=server.url)
+    with ApiClient(configuration, transport=RecordingTransport(configuration)) as client:
         api = lilt.UploadsApi(client)
         api.initiate_multipart_upload(
             lilt.InitiateMultipartUploadBody(filename="a.bin", type="application/zip"),

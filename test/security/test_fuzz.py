@@ -150,13 +150,16 @@ def responses(draw: st.DrawFn) -> tuple[int, dict[str, str], bytes, int]:
 
 
 class FakeTransport:
-    """Stands in for ``RESTClientObject.request``: answers with the scripted response."""
+    """Stands in for ``RESTClientObject``: answers every request with the scripted response."""
 
     def __init__(self) -> None:
         self.status, self.headers, self.body = 200, {}, b"{}"
         self.calls = 0
 
-    def __call__(self, *args: Any, **kwargs: Any) -> RESTResponse:
+    def close(self) -> None:
+        pass
+
+    def request(self, *args: Any, **kwargs: Any) -> RESTResponse:
         self.calls += 1
         raw = urllib3.HTTPResponse(
             body=io.BytesIO(self.body), headers=self.headers, status=self.status,
@@ -167,10 +170,9 @@ class FakeTransport:
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[tuple[lilt.UploadsApi, FakeTransport]]:
-    client = lilt.ApiClient(lilt.Configuration(host="http://127.0.0.1:9", username="u",
-                                               password="p"))
     transport = FakeTransport()
-    client.rest_client.request = transport  # type: ignore[method-assign]
+    client = lilt.ApiClient(lilt.Configuration(host="http://127.0.0.1:9", username="u",
+                                               password="p"), transport=transport)
     yield lilt.UploadsApi(client), transport
     client.close()
 

@@ -39,7 +39,7 @@ from lilt.transfer import (
     UploadResult,
 )
 from lilt.transfer.results import multipart_etag
-from lilt.transfer.storage import StorageError
+from lilt.transfer.storage_client import StorageError
 
 
 def stored(fakes: Fakes, result: UploadResult) -> bytes:

@@ -43,12 +43,12 @@ from lilt.transfer import (
     SourceChangedError,
     TransferConfig,
 )
-from lilt.transfer.engine import _verify_part
-from lilt.transfer.journal import Journal
+from lilt.transfer.journal import Journal, JournalFile
 from lilt.transfer.plan import PartSpec
 from lilt.transfer.results import UploadedPart
 from lilt.transfer.source import BodyAborted, FileRegion, FileSource, Snapshot, StreamSource
-from lilt.transfer.storage import StorageClient, StorageError, TransferCancelled, send_region
+from lilt.transfer.storage_client import StorageClient, StorageError, TransferCancelled, send_region
+from lilt.transfer.tasks import _verify_part
 from support.source_changes import change, rewrite_keeping_mtime
 
 # --- helpers ----------------------------------------------------------------------------
@@ -318,8 +318,9 @@ def test_multipart_file_changed_before_complete_is_aborted(fakes: Fakes, make_fi
 def start_record(journal: Journal, path: Path, upload_id: str = "mpu-1",
                  part_size: int = 5 * MiB) -> None:
     with FileSource(path) as source:
-        journal.start(str(path), source.identity(), filename=path.name, content_type="a/b",
-                      key=f"uploads/1/{path.name}", upload_id=upload_id, part_size=part_size)
+        file = JournalFile(str(path), source.identity(), path.name, "a/b")
+        journal.start(file, key=f"uploads/1/{path.name}", upload_id=upload_id,
+                      part_size=part_size)
 
 
 def test_journal_completes_short_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -591,13 +592,13 @@ def test_transfer_error_names_the_api_error_and_pickles_without_secrets(
 def test_an_api_call_makes_at_most_the_policy_attempts_against_a_refused_port() -> None:
     import lilt
     from lilt.testing.proxy import FaultProxy
-    from lilt.transfer._api import ApiOps, MultipartTarget
+    from lilt.transfer.uploader_api import MultipartTarget, UploaderApi
 
     with FaultProxy(("127.0.0.1", 9)) as proxy:  # refuses at accept: nothing is ever sent
         proxy.refuse_connections(1000)
         configuration = lilt.Configuration(host=proxy.url, username="k", password="k")
         with lilt.ApiClient(configuration) as client:  # its own policy: 4 attempts
-            ops = ApiOps(lilt.UploadsApi(client), retry=RetryPolicy(attempts=3),
+            ops = UploaderApi(lilt.UploadsApi(client), retry=RetryPolicy(attempts=3),
                          sleep=lambda s: None)
             with pytest.raises(ApiConnectionError):
                 ops.complete(MultipartTarget("u", "k"), [UploadedPart(1, '"e"')])

@@ -27,12 +27,12 @@ from lilt.transfer import (
     plan_upload,
 )
 from lilt.transfer.config import MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, GiB, MiB
-from lilt.transfer.journal import Journal
+from lilt.transfer.journal import Journal, JournalFile
 from lilt.transfer.plan import fit_part_size
 from lilt.transfer.progress import ProgressTracker
 from lilt.transfer.results import looks_like_md5, multipart_etag, normalize_etag
 from lilt.transfer.source import TAIL, BodyAborted, FileRegion, FileSource, StreamSource
-from lilt.transfer.storage import (
+from lilt.transfer.storage_client import (
     SignatureRejected,
     StorageClient,
     StorageError,
@@ -222,8 +222,8 @@ def test_journal_round_trip_and_torn_line(tmp_path: Path) -> None:
     ident = identity_of(data)
     path = tmp_path / "j"
     with Journal(path) as journal:
-        journal.start(str(data), ident, filename="data.bin", content_type="a/b",  # type: ignore[arg-type]
-                      key="k", upload_id="u1", part_size=5 * MiB)
+        file = JournalFile(str(data), ident, "data.bin", "a/b")  # type: ignore[arg-type]
+        journal.start(file, key="k", upload_id="u1", part_size=5 * MiB)
         journal.part("u1", UploadedPart(1, '"e1"'), "a" * 32)
         journal.part("u1", UploadedPart(2, '"e2"'), None)
     with open(path, "ab") as handle:
@@ -248,8 +248,8 @@ def test_journal_refuses_changed_file_and_second_user(tmp_path: Path) -> None:
     ident = identity_of(data)
     path = tmp_path / "j"
     with Journal(path) as journal:
-        journal.start(str(data), ident, filename="d", content_type="t", key="k",  # type: ignore[arg-type]
-                      upload_id="u1", part_size=5 * MiB)
+        file = JournalFile(str(data), ident, "d", "t")  # type: ignore[arg-type]
+        journal.start(file, key="k", upload_id="u1", part_size=5 * MiB)
         with pytest.raises(JournalError, match="in use"):
             Journal(path)
     data.write_bytes(b"y" * 1000)  # same size, new content and mtime
@@ -372,7 +372,7 @@ def test_cancel_interrupts_retry_waits() -> None:
     storage = FakeStorage(lambda request, n: Response(503))
     cancel = threading.Event()
     cancel.set()
-    from lilt.transfer.storage import TransferCancelled
+    from lilt.transfer.storage_client import TransferCancelled
 
     with pytest.raises(TransferCancelled):
         StorageClient(retry=RetryPolicy(), http=storage).put(  # type: ignore[arg-type]
@@ -384,7 +384,7 @@ def test_file_regions_go_by_sendfile_over_real_sockets(tmp_path: Path) -> None:
     import socket
 
     from lilt.transfer.source import FileRegion
-    from lilt.transfer.storage import send_region
+    from lilt.transfer.storage_client import send_region
 
     path = tmp_path / "f"
     data = bytes(range(256)) * 4096

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lilt.transfer import TransferConfig
-from lilt.transfer.journal import Journal
+from lilt.transfer.journal import Journal, JournalFile
 from lilt.transfer.progress import ProgressEvent, ProgressTracker, TerminalProgress, render_line
 from lilt.transfer.source import file_identity
 from lilt.transfer.state import StateFolder, Target, state_home
@@ -136,9 +136,8 @@ def test_journal_is_keyed_by_target_and_file_identity(tmp_path: Path) -> None:
 def _kept_upload(state: StateFolder, target: Target, path: Path, upload_id: str) -> None:
     slot = state.journal_for(target, [str(path)], command=f"lilt upload {path}")
     with Journal(slot.path) as journal:
-        journal.start(str(path), file_identity(path), filename=path.name,
-                      content_type="application/octet-stream", key=f"uploads/{upload_id}",
-                      upload_id=upload_id, part_size=5 * MiB)
+        file = JournalFile(str(path), file_identity(path), path.name, "application/octet-stream")
+        journal.start(file, key=f"uploads/{upload_id}", upload_id=upload_id, part_size=5 * MiB)
 
 
 def test_stale_journals_are_cancelled_and_removed(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ import base64
 import json
 from urllib.parse import quote
 
-from hypothesis import example, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from lilt._redact import REDACTED, redact_text
@@ -91,6 +91,7 @@ def appears_as(form: str, value: str) -> str:
 def test_a_credential_parameter_is_gone_in_every_form(name: str, value: str, form: str) -> None:
     text = FORMS[form](url_with(name, value))
     written = appears_as(form, value)
+    assume(written not in FORMS[form](url_with(name, "")))  # e.g. "partNumb": the URL's own text
     assert written in text
     cleaned = redact_text(text, secrets=())
     assert written not in cleaned

@@ -62,3 +62,41 @@ def test_only_the_lilt_package_is_shipped() -> None:
     project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
     assert project["project"]["name"] == "lilt"
     assert project["tool"]["setuptools"]["packages"]["find"]["include"] == ["lilt*"]
+
+
+class ScriptedTransport:
+    """A transport (``ApiClient(transport=...)``) that records requests and answers from a script."""
+
+    def __init__(self, *answers: tuple[int, bytes]) -> None:
+        self.answers = list(answers)
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.closed = False
+
+    def request(self, method: str, url: str, headers: object = None, body: object = None,
+                post_params: object = None, _request_timeout: object = None) -> RESTResponse:
+        assert isinstance(headers, dict)
+        self.requests.append((method, url, dict(headers)))
+        status, payload = self.answers.pop(0)
+        raw = urllib3.HTTPResponse(body=payload, status=status, preload_content=False,
+                                   headers={"Content-Type": "application/json"})
+        return RESTResponse(raw, url)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_the_transport_is_an_argument_of_the_client() -> None:
+    transport = ScriptedTransport((200, b'{"id": 7, "filename": "a.bin"}'), (404, b'{"message": "no"}'))
+    configuration = lilt.Configuration(host="https://api.example.test", api_key={"ApiKeyAuth": "k"})
+    with lilt.ApiClient(configuration, transport=transport) as client:
+        assert client.rest_client is transport
+        api = lilt.UploadsApi(client)
+        assert api.get_upload_by_id(7).filename == "a.bin"
+        with pytest.raises(lilt.exceptions.NotFoundException):
+            api.get_upload_by_id(8)
+    assert [(m, u.split("?")[0]) for m, u, _ in transport.requests] == [
+        ("GET", "https://api.example.test/v2/upload/7"),
+        ("GET", "https://api.example.test/v2/upload/8"),
+    ]
+    assert all(h["Accept"] == "application/json" for _, _, h in transport.requests)
+    assert transport.closed

@@ -40,24 +40,25 @@ from typing import Any, Callable, Optional, Protocol, TypeVar
 
 from urllib3 import exceptions as u3
 
-from lilt._retry import RetryPolicy, caller_retries, retry_after_seconds
+# the API accepts at most this many bodies in one initiate request (the operations' limit)
+from lilt._endpoint import MAX_BULK_ITEMS as MAX_BATCH
+from lilt._retry import RetryPolicy, RetrySchedule, caller_retries, retry_after_seconds
 from lilt.exceptions import ApiConnectionError, ApiException, ApiSSLError, NotFoundException
 from lilt.transfer.results import UploadedPart
 
 T = TypeVar("T")
 
 __all__ = [
-    "ApiOps",
+    "MAX_BATCH",
     "FilenameError",
     "MultipartTarget",
     "NewFile",
     "SignedUrl",
+    "UploaderApi",
     "UploadsApiLike",
     "check_filename",
 ]
 
-#: the API accepts at most this many bodies in one initiate request
-MAX_BATCH = 100
 #: how far the API's clock may be behind ours when looking for records a lost request made
 _CLOCK_SLACK = datetime.timedelta(seconds=5)
 
@@ -146,7 +147,7 @@ class ResponseShapeError(ApiException, ValueError):
         return str(self.reason)
 
 
-class ApiOps:
+class UploaderApi:
     """Initiate, sign, complete and cancel, over any ``UploadsApi``-like object."""
 
     def __init__(
@@ -177,10 +178,9 @@ class ApiOps:
         others run ``on_lost`` first (when given) and are sent again, or
         raise (when not).
         """
-        started = self._clock()
-        attempt = 0
+        attempts = RetrySchedule(self.retry, self._random, self._clock).start()
         while True:
-            attempt += 1
+            attempts.begin()
             try:
                 with caller_retries():
                     return call(*args)
@@ -197,13 +197,8 @@ class ApiOps:
                     and (status == 429 or self.retry.is_retryable_status(status))
                 ):
                     raise
-                delay = self.retry.wait(
-                    attempt, self._random, retry_after_seconds(exc.headers or {})
-                )
-                budget = self.retry.budget
-                if delay is None or (
-                    budget is not None and self._clock() + delay - started > budget
-                ):
+                delay = attempts.wait(retry_after_seconds(exc.headers or {}))
+                if delay is None:
                     raise
                 if lost and on_lost is not None:
                     on_lost()

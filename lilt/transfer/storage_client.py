@@ -53,8 +53,8 @@ from urllib3 import exceptions as u3
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from lilt._redact import redact_url
-from lilt._retry import RetryPolicy, retry_after_seconds
+from lilt._redact import redact_text as redact_url
+from lilt._retry import RetryPolicy, RetrySchedule, retry_after_seconds
 from lilt.transfer.source import BodyAborted, FileRegion
 
 __all__ = [
@@ -154,7 +154,6 @@ class PutResult:
     """A stored body: the ETag exactly as received (quotes kept) and the tries it took."""
 
     etag: Optional[str]
-    status: int
     attempts: int
 
 
@@ -212,7 +211,9 @@ class _Exchange:
         "stop",
     )
 
-    def __init__(self, cancel: Optional[threading.Event], now: float, keep_answer: bool) -> None:
+    def __init__(
+        self, cancel: Optional[threading.Event], now: float, *, keep_answer: bool
+    ) -> None:
         self.cancel = cancel
         self.keep_answer = keep_answer  # its answer is worth waiting for after an interrupt
         self.sock: Optional[socket.socket] = None
@@ -391,7 +392,7 @@ class _Watchdog:
         with self._lock:
             if cancel is not None and cancel.is_set():
                 raise TransferCancelled("transfer cancelled")
-            exchange = _Exchange(cancel, self._clock(), keep_answer)
+            exchange = _Exchange(cancel, self._clock(), keep_answer=keep_answer)
             self._active.add(exchange)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
@@ -555,10 +556,9 @@ class StorageClient:
             headers["Content-Type"] = content_type
         if md5 is not None:
             headers["Content-MD5"] = content_md5(md5)
-        started = self._clock()
-        attempt = 0
+        attempts = RetrySchedule(self.retry, self._random, self._clock).start()
         while True:
-            attempt += 1
+            attempt = attempts.begin()
             exchange = self._watchdog.start(cancel, keep_answer)
             _current.exchange = exchange
             try:
@@ -600,7 +600,7 @@ class StorageClient:
             else:
                 status = response.status
                 if 200 <= status < 300:
-                    return PutResult(response.headers.get("ETag"), status, attempt)
+                    return PutResult(response.headers.get("ETag"), attempt)
                 failure = _status_error(method, url, status, response.data, attempt)
                 if verify is not None and failure.code in _BODY_MISMATCH_CODES:
                     verify()  # a changed source raises here, and is not sent again
@@ -610,9 +610,8 @@ class StorageClient:
             finally:
                 _current.exchange = None
                 self._watchdog.finish(exchange)
-            delay = self.retry.wait(attempt, self._random, hint)
-            now = self._clock()
-            if delay is None or _over(now + delay, started, self.retry.budget, deadline):
+            delay = attempts.wait(hint, deadline=deadline)
+            if delay is None:
                 raise failure
             self._wait(delay, cancel)
             if cancel is not None and cancel.is_set():
@@ -675,12 +674,6 @@ def failure_is_retryable(error: StorageError, policy: RetryPolicy) -> bool:
     if error.status == 400:
         return error.code in _RETRYABLE_400_CODES
     return policy.is_retryable_status(error.status)
-
-
-def _over(when: float, started: float, budget: Optional[float], deadline: Optional[float]) -> bool:
-    if budget is not None and when - started > budget:
-        return True
-    return deadline is not None and when > deadline
 
 
 def _status_error(method: str, url: str, status: int, body: bytes, attempts: int) -> StorageError:
