@@ -24,7 +24,7 @@ from __future__ import annotations
 import enum
 import functools
 import inspect
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import (
@@ -98,13 +98,19 @@ class Endpoint(Generic[P, T]):
         signature function itself is never called: what pydantic calls is a
         stand-in with the same signature that hands back the arguments it got.
         """
-        signature = inspect.signature(self.signature)
+        parameters = inspect.signature(self.signature).parameters
+        names = tuple(parameters)
+        defaults = {
+            name: p.default
+            for name, p in parameters.items()
+            if p.default is not inspect.Parameter.empty
+        }
 
         @functools.wraps(self.signature)
         def arguments(*args: object, **kwargs: object) -> dict[str, Any]:
-            bound = signature.bind(*args, **kwargs)
-            bound.apply_defaults()
-            return bound.arguments
+            # pydantic has checked the arguments against the signature already, so
+            # binding is only naming them (Signature.bind cost a tenth of a call)
+            return {**defaults, **dict(zip(names, args)), **kwargs}
 
         arguments.__name__ = qualname.rpartition(".")[2]
         arguments.__qualname__ = qualname
@@ -146,10 +152,14 @@ class Endpoint(Generic[P, T]):
     def serialize(self, client: ApiClient, args: Mapping[str, Any]) -> RequestSerialized:
         """Turn validated arguments into ``(method, url, headers, body, post_params)``."""
         # values as text, as they are sent (HTTPHeaderDict joins repeated names' values)
-        extra = args["_headers"] or {}
-        headers = HTTPHeaderDict({name: str(value) for name, value in extra.items()})
-        if "Accept" not in headers:
-            headers["Accept"] = JSON
+        extra = args["_headers"]
+        headers: MutableMapping[str, str]
+        if extra:
+            headers = HTTPHeaderDict({name: str(value) for name, value in extra.items()})
+            if "Accept" not in headers:
+                headers["Accept"] = JSON
+        else:  # the usual call: no case-insensitive merging to do, so a plain dict
+            headers = {"Accept": JSON}
         body = args[self.body] if self.body else None
         if self.body:
             _check_bulk(self.body, body)
