@@ -228,8 +228,8 @@ class _GuardedConnection:
     def send(self, data: Any) -> None:
         deadline: Optional[Deadline] = getattr(_state, "deadline", None)
         if deadline is not None and self.sock is not None:
-            # The socket waits at most its own timeout (on a kept-alive connection,
-            # the last response's read timeout); shorten it once less time is left.
+            # The socket waits at most its own timeout (urllib3 sets it from
+            # self.timeout before each request); shorten it once less time is left.
             timeout = self.sock.gettimeout()
             left = deadline.clamp(timeout, "sending the request")
             if timeout is None or left < timeout:
