@@ -94,9 +94,7 @@ COVERAGE_FLOORS = (
     Floor("lilt", line=None, branch=None),
 )
 #: ``ruff format --check lilt test`` in this job (and the ``format`` env of tox.ini).
-#: Off until the whole tree has been formatted once with ``ruff format lilt test``;
-#: the commit that does that sets this to True and adds ``format`` to tox's envlist.
-FORMAT_CHECK = False
+FORMAT_CHECK = True
 THIS = f"{sys.version_info.major}.{sys.version_info.minor}"
 
 

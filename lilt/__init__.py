@@ -37,9 +37,7 @@ _LAZY = {
     "GetS3UploadParams200Response": "lilt.models.get_s3_upload_params200_response",
     "InitiateMultipartUpload200Response": "lilt.models.initiate_multipart_upload200_response",
     "InitiateMultipartUploadBody": "lilt.models.initiate_multipart_upload_body",
-    "InitiateMultipartUploadBodyMetadata": (
-        "lilt.models.initiate_multipart_upload_body_metadata"
-    ),
+    "InitiateMultipartUploadBodyMetadata": ("lilt.models.initiate_multipart_upload_body_metadata"),
     "InitiateUploadBody": "lilt.models.initiate_upload_body",
     "InitiateUploadBodyMetadata": "lilt.models.initiate_upload_body_metadata",
     "SignUploadPart200Response": "lilt.models.sign_upload_part200_response",
@@ -59,8 +57,16 @@ __all__ = list(_LAZY)
 #: submodules that a bare ``import lilt`` makes reachable, as the generated
 #: package did by importing them eagerly (``lilt.models.InitiateUploadBody``)
 _SUBMODULES = frozenset(
-    {"api", "api_client", "api_response", "configuration", "exceptions", "models", "rest",
-     "transfer"}
+    {
+        "api",
+        "api_client",
+        "api_response",
+        "configuration",
+        "exceptions",
+        "models",
+        "rest",
+        "transfer",
+    }
 )
 
 

@@ -272,8 +272,9 @@ def _guarded_pool(pool_class: type[Any]) -> type[Any]:
         if guarded is None:
             base = pool_class.ConnectionCls
             connection = type(f"Guarded{base.__name__}", (_GuardedConnection, base), {})
-            guarded = type(f"Guarded{pool_class.__name__}", (pool_class,),
-                           {"ConnectionCls": connection})
+            guarded = type(
+                f"Guarded{pool_class.__name__}", (pool_class,), {"ConnectionCls": connection}
+            )
             _GUARDED_POOLS[pool_class] = guarded
         return guarded
 

@@ -239,9 +239,7 @@ class ApiClient:
                 text = str(self.sanitize_for_serialization(value))
                 if text in (".", ".."):
                     raise ApiValueError(f"Path parameter {name!r} may not be {text!r}")
-                resource_path = resource_path.replace(
-                    "{" + name + "}", _quote(text, safe)
-                )
+                resource_path = resource_path.replace("{" + name + "}", _quote(text, safe))
 
         if post_params or files:
             post_params = self.parameters_to_tuples(
@@ -667,7 +665,9 @@ def _without_secrets(exc: Exception) -> Exception:
     line_errors: list[Any] = []
     for error in errors:
         line: dict[str, Any] = {
-            "type": error["type"], "loc": error["loc"], "input": redact_value(error["input"]),
+            "type": error["type"],
+            "loc": error["loc"],
+            "input": redact_value(error["input"]),
         }
         if "ctx" in error:
             line["ctx"] = redact_value(error["ctx"])

@@ -102,6 +102,8 @@ BearerAuthSetting = TypedDict(
 HTTPSignatureAuthSetting = TypedDict(
     "HTTPSignatureAuthSetting", {"type": str, "in": str, "key": str, "value": None}
 )
+
+
 class AuthSettings(TypedDict, total=False):
     BasicAuth: BasicAuthSetting
     ApiKeyAuth: APIKeyAuthSetting

@@ -403,8 +403,13 @@ class RESTClientObject:
             if not _same_origin(url, target):
                 return response, url
             if logger.isEnabledFor(logging.DEBUG):
-                logger.debug("%s %s -> %s, following to %s", method, _path_of(url),
-                             response.status, _path_of(target))
+                logger.debug(
+                    "%s %s -> %s, following to %s",
+                    method,
+                    _path_of(url),
+                    response.status,
+                    _path_of(target),
+                )
             _discard(response, drain=True)
             if response.status == 303 and method != "HEAD":
                 method = "GET"

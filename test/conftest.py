@@ -11,10 +11,20 @@ import pytest
 pytest_plugins = ["faults.totals"]
 
 _ENV_TO_CLEAR = (
-    "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY",
-    "http_proxy", "https_proxy", "all_proxy", "no_proxy",
-    "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
-    "LILT_API_KEY", "LILT_API_HOST", "LILT_LOG",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "no_proxy",
+    "SSL_CERT_FILE",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "LILT_API_KEY",
+    "LILT_API_HOST",
+    "LILT_LOG",
 )
 
 

@@ -81,8 +81,9 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt as stop:
         code = exit_code(stop)
         if args.json:
-            print_json_error({"message": "interrupted", "type": type(stop).__name__,
-                              "exit_code": code})
+            print_json_error(
+                {"message": "interrupted", "type": type(stop).__name__, "exit_code": code}
+            )
         return code
     except BrokenPipeError:  # `lilt uploads list | head`
         with contextlib.suppress(OSError):
@@ -90,7 +91,9 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_OK
     except Exception as exc:
         if not is_reportable(exc) and os.environ.get("LILT_LOG", "").lower() in (
-            "debug", "1", "true"
+            "debug",
+            "1",
+            "true",
         ):
             raise  # the whole traceback, for a bug report
         return report_failure(exc, as_json=args.json)
@@ -105,6 +108,17 @@ def _usage_failure(message: str, as_json: bool) -> int:
     return EXIT_USAGE
 
 
-__all__ = ["DEFAULT_HOST", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE",
-           "Interrupted", "UsageError", "build_parser", "check_host", "main", "parse_age",
-           "parse_size"]
+__all__ = [
+    "DEFAULT_HOST",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "Interrupted",
+    "UsageError",
+    "build_parser",
+    "check_host",
+    "main",
+    "parse_age",
+    "parse_size",
+]

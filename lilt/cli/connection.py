@@ -31,11 +31,14 @@ def check_host(host: str, source: str = "--host") -> str:
         if re.match(r"^https?//", guess):
             fixed = re.sub(r"^(https?)//", r"\1://", guess)
             raise UsageError(f"{source} {host!r} is not a URL (missing ':'); did you mean {fixed}?")
-        raise UsageError(f"{source} {host!r} has no scheme; use https://{guess.lstrip('/')} "
-                         f"(or http:// for a local emulator)")
+        raise UsageError(
+            f"{source} {host!r} has no scheme; use https://{guess.lstrip('/')} "
+            f"(or http:// for a local emulator)"
+        )
     if parts.scheme not in ("http", "https"):
-        raise UsageError(f"{source} {host!r}: the scheme must be https or http, "
-                         f"not {parts.scheme!r}")
+        raise UsageError(
+            f"{source} {host!r}: the scheme must be https or http, not {parts.scheme!r}"
+        )
     try:
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number
     except ValueError as exc:

@@ -29,21 +29,37 @@ MiB = 1024**2
 _THRESHOLD = 16 * MiB  # the uploader's default: a larger sample is a multipart upload
 
 
-def add_command(commands: Commands,
-                output: Parser) -> None:
+def add_command(commands: Commands, output: Parser) -> None:
     demo = commands.add_parser(
-        "demo", parents=[output], help="upload a generated file to a local emulator and verify it",
+        "demo",
+        parents=[output],
+        help="upload a generated file to a local emulator and verify it",
         description="Start the emulator (on a real S3 server), generate a sample file, upload "
-                    "it multipart with a progress bar, read it back, verify it byte for byte "
-                    "(SHA-256), print a summary and stop everything.",
+        "it multipart with a progress bar, read it back, verify it byte for byte "
+        "(SHA-256), print a summary and stop everything.",
     )
-    demo.add_argument("--size", type=parse_size, default=64 * MiB, metavar="SIZE",
-                      help="size of the sample file (default 64MiB; at least 16MiB + 1 byte "
-                           "so it is a multipart upload)")
-    demo.add_argument("--part-size", type=parse_size, default=8 * MiB, metavar="SIZE",
-                      help="bytes per part (default 8MiB)")
-    demo.add_argument("--concurrency", type=positive_int, default=4, metavar="N",
-                      help="parts in flight (default 4)")
+    demo.add_argument(
+        "--size",
+        type=parse_size,
+        default=64 * MiB,
+        metavar="SIZE",
+        help="size of the sample file (default 64MiB; at least 16MiB + 1 byte "
+        "so it is a multipart upload)",
+    )
+    demo.add_argument(
+        "--part-size",
+        type=parse_size,
+        default=8 * MiB,
+        metavar="SIZE",
+        help="bytes per part (default 8MiB)",
+    )
+    demo.add_argument(
+        "--concurrency",
+        type=positive_int,
+        default=4,
+        metavar="N",
+        help="parts in flight (default 4)",
+    )
     demo.set_defaults(handler=run)
 
 
@@ -76,46 +92,62 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK if verified else EXIT_FAILED
 
 
-def _upload(emulator: Emulator, path: str, args: argparse.Namespace
-            ) -> tuple[UploadResult, float]:
+def _upload(emulator: Emulator, path: str, args: argparse.Namespace) -> tuple[UploadResult, float]:
     """Upload ``path`` to ``emulator`` with a bar (a line per 10 % in logs); the result and
     the seconds it took."""
     import lilt
     from lilt.transfer import TextProgress, TransferConfig
 
     bar = terminal_bar(wanted=not args.json)
-    config = TransferConfig(part_size=args.part_size, concurrency=args.concurrency,
-                            progress=bar if bar is not None else TextProgress(sys.stderr))
-    configuration = lilt.Configuration(host=emulator.base_url, username=emulator.api_key,
-                                       password=emulator.api_key)
+    config = TransferConfig(
+        part_size=args.part_size,
+        concurrency=args.concurrency,
+        progress=bar if bar is not None else TextProgress(sys.stderr),
+    )
+    configuration = lilt.Configuration(
+        host=emulator.base_url, username=emulator.api_key, password=emulator.api_key
+    )
     started = time.monotonic()
-    with closed_at_end(bar), lilt.ApiClient(configuration) as client, \
-            lilt.Uploader(client, config) as uploader:
+    with (
+        closed_at_end(bar),
+        lilt.ApiClient(configuration) as client,
+        lilt.Uploader(client, config) as uploader,
+    ):
         result = uploader.upload_file(path)
     return result, time.monotonic() - started
 
 
-def _summary(args: argparse.Namespace, result: UploadResult, elapsed: float, sha256: str,
-             verified: bool) -> dict[str, Any]:
+def _summary(
+    args: argparse.Namespace, result: UploadResult, elapsed: float, sha256: str, verified: bool
+) -> dict[str, Any]:
     return {
-        "ok": verified, "size": result.size, "parts": result.part_count,
-        "part_size": args.part_size, "seconds": round(elapsed, 3),
+        "ok": verified,
+        "size": result.size,
+        "parts": result.part_count,
+        "part_size": args.part_size,
+        "seconds": round(elapsed, 3),
         "mib_per_s": _mib_per_s(result.size, elapsed),
-        "key": result.key, "upload_id": result.upload_id,
-        "sha256": sha256, "verified": verified,
+        "key": result.key,
+        "upload_id": result.upload_id,
+        "sha256": sha256,
+        "verified": verified,
         "expected_etag": result.checksums.expected_etag,
     }
 
 
-def _print_summary(args: argparse.Namespace, result: UploadResult, elapsed: float,
-                   sha256: str, verified: bool) -> None:
+def _print_summary(
+    args: argparse.Namespace, result: UploadResult, elapsed: float, sha256: str, verified: bool
+) -> None:
     from lilt.transfer.progress import format_size
 
-    print(f"uploaded {format_size(result.size)} in {result.part_count} parts of "
-          f"{format_size(args.part_size)} in {elapsed:.2f} s "
-          f"({_mib_per_s(result.size, elapsed)} MiB/s)")
-    print(f"read back and compared: SHA-256 {sha256[:16]}... "
-          f"{'verified' if verified else 'MISMATCH'}")
+    print(
+        f"uploaded {format_size(result.size)} in {result.part_count} parts of "
+        f"{format_size(args.part_size)} in {elapsed:.2f} s "
+        f"({_mib_per_s(result.size, elapsed)} MiB/s)"
+    )
+    print(
+        f"read back and compared: SHA-256 {sha256[:16]}... {'verified' if verified else 'MISMATCH'}"
+    )
     print("emulator stopped")
 
 

@@ -21,8 +21,10 @@ INSTALL = "pip install 'lilt[emulator]'"
 
 def add_command(commands: Commands) -> None:
     commands.add_parser(
-        "emulator", help="run the local LILT uploads emulator (see `lilt emulator --help`)",
-        add_help=False, description="Run the local emulator; arguments are passed through.",
+        "emulator",
+        help="run the local LILT uploads emulator (see `lilt emulator --help`)",
+        add_help=False,
+        description="Run the local emulator; arguments are passed through.",
     )
 
 

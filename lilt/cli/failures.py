@@ -36,17 +36,23 @@ def report_failure(exc: BaseException, *, as_json: bool, **more: Any) -> int:
 
 def error_json(exc: BaseException) -> dict[str, Any]:
     """The ``error`` object of the JSON document for ``exc``."""
-    error: dict[str, Any] = {"message": describe(exc), "type": type(exc).__name__,
-                             "status": _from_api_error(exc, "status", int),
-                             "exit_code": EXIT_FAILED}
+    error: dict[str, Any] = {
+        "message": describe(exc),
+        "type": type(exc).__name__,
+        "status": _from_api_error(exc, "status", int),
+        "exit_code": EXIT_FAILED,
+    }
     request_id = _from_api_error(exc, "request_id", str)
     if request_id:
         error["request_id"] = request_id
     if _is_transfer_error(exc):
-        error.update(file=getattr(exc, "file", None),
-                     upload_id=getattr(exc, "upload_id", None), key=getattr(exc, "key", None),
-                     completed_parts=list(getattr(exc, "completed_parts", ())),
-                     aborted=getattr(exc, "aborted", False))
+        error.update(
+            file=getattr(exc, "file", None),
+            upload_id=getattr(exc, "upload_id", None),
+            key=getattr(exc, "key", None),
+            completed_parts=list(getattr(exc, "completed_parts", ())),
+            aborted=getattr(exc, "aborted", False),
+        )
     return error
 
 

@@ -40,10 +40,11 @@ if TYPE_CHECKING:
 def build_parser() -> argparse.ArgumentParser:
     connection, output = _connection_options(), _output_options()
     parser = Parser(
-        prog="lilt", parents=[connection, output],
+        prog="lilt",
+        parents=[connection, output],
         description="Upload files to LILT and manage uploads.",
         epilog="Exit codes: 0 ok, 1 upload or API failure, 2 usage or bad input "
-               "(nothing sent), 130 interrupted (129 SIGHUP, 143 SIGTERM).",
+        "(nothing sent), 130 interrupted (129 SIGHUP, 143 SIGTERM).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -66,17 +67,29 @@ def wants_json(argv: Sequence[str]) -> bool:
 def _connection_options() -> Parser:
     connection = Parser(add_help=False)
     group = connection.add_argument_group("connection")
-    group.add_argument("--api-key", default=argparse.SUPPRESS, metavar="KEY",
-                       help="LILT API key (default: $LILT_API_KEY)")
-    group.add_argument("--host", default=argparse.SUPPRESS, metavar="URL",
-                       help=f"API base URL (default: $LILT_API_HOST, else {DEFAULT_HOST})")
+    group.add_argument(
+        "--api-key",
+        default=argparse.SUPPRESS,
+        metavar="KEY",
+        help="LILT API key (default: $LILT_API_KEY)",
+    )
+    group.add_argument(
+        "--host",
+        default=argparse.SUPPRESS,
+        metavar="URL",
+        help=f"API base URL (default: $LILT_API_HOST, else {DEFAULT_HOST})",
+    )
     return connection
 
 
 def _output_options() -> Parser:
     output = Parser(add_help=False)
-    output.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
-                        help="print one JSON document on stdout, whatever the outcome")
+    output.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print one JSON document on stdout, whatever the outcome",
+    )
     return output
 
 

@@ -44,9 +44,11 @@ def journal_choice(
     try:
         slot = state.journal_for(target, args.paths, command=command_line(args.argv))
     except OSError as exc:
-        warn(f"resuming is off: cannot write the state folder {state.root} "
-             f"({exc.strerror or exc}); set LILT_STATE_DIR to a writable folder",
-             as_json=args.json)
+        warn(
+            f"resuming is off: cannot write the state folder {state.root} "
+            f"({exc.strerror or exc}); set LILT_STATE_DIR to a writable folder",
+            as_json=args.json,
+        )
         return None, None
     return state, str(slot.path)
 

@@ -95,12 +95,18 @@ class UploadReport:
         sent = max(0, self.bytes - resumed)
         code = EXIT_FAILED if self.skipped_after_error else EXIT_OK
         if self.as_json:
-            print_json({
-                "ok": code == EXIT_OK, "results": self.results,
-                "skipped": [dataclasses.asdict(s) for s in self.skipped],
-                "files": self.uploaded, "bytes": self.bytes, "sent_bytes": sent,
-                "resumed_bytes": resumed, "seconds": round(elapsed, 3),
-            })
+            print_json(
+                {
+                    "ok": code == EXIT_OK,
+                    "results": self.results,
+                    "skipped": [dataclasses.asdict(s) for s in self.skipped],
+                    "files": self.uploaded,
+                    "bytes": self.bytes,
+                    "sent_bytes": sent,
+                    "resumed_bytes": resumed,
+                    "seconds": round(elapsed, 3),
+                }
+            )
         else:
             print(self._summary_line(elapsed, sent, resumed))
         return code
@@ -110,14 +116,19 @@ class UploadReport:
 
         files = plural(self.uploaded, "file")
         if self.uploaded == 0:
-            line = "nothing to upload" + (" (every entry was skipped)" if self.skipped else
-                                          ": no files matched")
+            line = "nothing to upload" + (
+                " (every entry was skipped)" if self.skipped else ": no files matched"
+            )
         elif self.bytes and sent == 0:
-            line = (f"nothing left to send: {files} ({format_size(self.bytes)}) were already "
-                    f"uploaded by an earlier run")
+            line = (
+                f"nothing left to send: {files} ({format_size(self.bytes)}) were already "
+                f"uploaded by an earlier run"
+            )
         else:
-            line = (f"{files}, {format_size(sent)} sent in {elapsed:.1f} s "
-                    f"({sent / max(elapsed, 1e-9) / 1024**2:.1f} MiB/s)")
+            line = (
+                f"{files}, {format_size(sent)} sent in {elapsed:.1f} s "
+                f"({sent / max(elapsed, 1e-9) / 1024**2:.1f} MiB/s)"
+            )
             if resumed:
                 line += f"; {format_size(resumed)} resumed from an earlier run"
         errors = self.skipped_after_error
@@ -132,8 +143,10 @@ class UploadReport:
             return
         print(f"lilt: {what_stopped(stop)}", file=sys.stderr)
         if journal is None:
-            print("lilt: unfinished multipart uploads were aborted; nothing is left pending",
-                  file=sys.stderr)
+            print(
+                "lilt: unfinished multipart uploads were aborted; nothing is left pending",
+                file=sys.stderr,
+            )
             return
         self._resume_help(journal, always=True)
 
@@ -142,8 +155,10 @@ class UploadReport:
         if self.as_json:
             more: dict[str, Any] = {"results": self.results}
             if journal is not None:
-                more["kept"] = [{"upload_id": r.upload_id, "key": r.key, "path": r.path}
-                                for r in kept_uploads(journal)]
+                more["kept"] = [
+                    {"upload_id": r.upload_id, "key": r.key, "path": r.path}
+                    for r in kept_uploads(journal)
+                ]
             return report_failure(exc, as_json=True, **more)
         code = report_failure(exc, as_json=False)
         if journal is not None:
@@ -158,14 +173,19 @@ class UploadReport:
             return
         done = f"{plural(self.uploaded, 'file')} finished; " if self.uploaded else ""
         if not pending:
-            print(f"lilt: {done}no upload is left pending. To continue (finished files are "
-                  f"skipped):\n  {self.command}", file=sys.stderr)
+            print(
+                f"lilt: {done}no upload is left pending. To continue (finished files are "
+                f"skipped):\n  {self.command}",
+                file=sys.stderr,
+            )
             return
         uploads = "s are" if len(pending) != 1 else " is"
-        lines = [f"lilt: {done}{len(pending)} multipart upload{uploads} "
-                 f"kept for resuming (journal {journal}).",
-                 "To resume, run the same command again:",
-                 f"  {self.command}",
-                 "To cancel instead:"]
+        lines = [
+            f"lilt: {done}{len(pending)} multipart upload{uploads} "
+            f"kept for resuming (journal {journal}).",
+            "To resume, run the same command again:",
+            f"  {self.command}",
+            "To cancel instead:",
+        ]
         lines += [f"  {cancel_command(record, self.host)}" for record in pending]
         print("\n".join(lines), file=sys.stderr)

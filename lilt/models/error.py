@@ -13,7 +13,7 @@ class Error(LiltModel):
     # The docstring is the generated one, trailing space included: it is the
     # description in model_json_schema().
     """
-    Response in the event of an unexpected error. 
+    Response in the event of an unexpected error.
     """
 
     message: Optional[StrictStr] = Field(

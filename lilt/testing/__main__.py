@@ -24,25 +24,39 @@ def build_parser(prog: str = "python -m lilt.testing") -> argparse.ArgumentParse
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Run a local LILT uploads API (the emulator) on a real S3 server. "
-                    "By default it starts a private SeaweedFS; pass --s3-endpoint and keys to "
-                    "use an S3 server you run. Binds 127.0.0.1 only. Stop with Ctrl-C.",
+        "By default it starts a private SeaweedFS; pass --s3-endpoint and keys to "
+        "use an S3 server you run. Binds 127.0.0.1 only. Stop with Ctrl-C.",
     )
-    parser.add_argument("--port", type=int, default=0,
-                        help="API port on 127.0.0.1 (default: any free port)")
+    parser.add_argument(
+        "--port", type=int, default=0, help="API port on 127.0.0.1 (default: any free port)"
+    )
     parser.add_argument("--api-key", help="the API key clients must send (default: random)")
-    parser.add_argument("--url-lifetime", type=int, default=3600, metavar="SECONDS",
-                        help="lifetime of presigned URLs (default 3600)")
-    parser.add_argument("--presign-endpoint", metavar="URL",
-                        help="S3 address to write into presigned URLs (default: the storage's)")
-    parser.add_argument("--bucket", help="bucket to use and keep (default: a fresh one, "
-                                         "deleted at exit)")
-    parser.add_argument("--s3-endpoint", metavar="URL",
-                        help="use this S3 server instead of starting SeaweedFS")
+    parser.add_argument(
+        "--url-lifetime",
+        type=int,
+        default=3600,
+        metavar="SECONDS",
+        help="lifetime of presigned URLs (default 3600)",
+    )
+    parser.add_argument(
+        "--presign-endpoint",
+        metavar="URL",
+        help="S3 address to write into presigned URLs (default: the storage's)",
+    )
+    parser.add_argument(
+        "--bucket", help="bucket to use and keep (default: a fresh one, deleted at exit)"
+    )
+    parser.add_argument(
+        "--s3-endpoint", metavar="URL", help="use this S3 server instead of starting SeaweedFS"
+    )
     parser.add_argument("--s3-access-key", metavar="KEY")
     parser.add_argument("--s3-secret-key", metavar="SECRET")
     parser.add_argument("--s3-region", default="us-east-1")
-    parser.add_argument("--json", action="store_true",
-                        help="print one JSON line (base_url, api_key, storage, bucket) instead")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON line (base_url, api_key, storage, bucket) instead",
+    )
     return parser
 
 
@@ -68,14 +82,20 @@ def main(argv: Optional[list[str]] = None, *, prog: str = "python -m lilt.testin
 
     storage = None
     if args.s3_endpoint:
-        storage = S3Endpoint(args.s3_endpoint.rstrip("/"), args.s3_access_key,
-                             args.s3_secret_key, args.s3_region)
+        storage = S3Endpoint(
+            args.s3_endpoint.rstrip("/"), args.s3_access_key, args.s3_secret_key, args.s3_region
+        )
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _raise_stop) if in_main_thread else None
     try:
-        with Emulator(storage, api_key=args.api_key, bucket=args.bucket,
-                      presign_endpoint=args.presign_endpoint, url_lifetime=args.url_lifetime,
-                      port=args.port) as emu:
+        with Emulator(
+            storage,
+            api_key=args.api_key,
+            bucket=args.bucket,
+            presign_endpoint=args.presign_endpoint,
+            url_lifetime=args.url_lifetime,
+            port=args.port,
+        ) as emu:
             _announce(emu, as_json=args.json, own_storage=storage is None)
             threading.Event().wait()  # until Ctrl-C or SIGTERM
     except (KeyboardInterrupt, _Stop):
@@ -93,8 +113,17 @@ def main(argv: Optional[list[str]] = None, *, prog: str = "python -m lilt.testin
 
 def _announce(emu: Emulator, *, as_json: bool, own_storage: bool) -> None:
     if as_json:
-        print(json.dumps({"base_url": emu.base_url, "api_key": emu.api_key,
-                          "storage": emu.storage.url, "bucket": emu.bucket}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "base_url": emu.base_url,
+                    "api_key": emu.api_key,
+                    "storage": emu.storage.url,
+                    "bucket": emu.bucket,
+                }
+            ),
+            flush=True,
+        )
         return
     kind = "SeaweedFS" if own_storage else "S3"
     print(

@@ -114,8 +114,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         with open(args.log, "ab") as log:
             process = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                cwd=args.directory, start_new_session=True,
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=args.directory,
+                start_new_session=True,
                 env={**os.environ, "TMPDIR": args.directory},
             )
     except (OSError, _Stop) as exc:

@@ -63,10 +63,8 @@ _ROUTES = Map(
         Rule("/v2/upload/s3/params", endpoint="params", methods=["GET"]),
         Rule("/v2/upload/s3/params", endpoint="initiate", methods=["POST"]),
         Rule("/v2/upload/s3/multipart", endpoint="initiate_multipart", methods=["POST"]),
-        Rule("/v2/upload/s3/multipart/<upload_id>/<part_number>", endpoint="sign",
-             methods=["GET"]),
-        Rule("/v2/upload/s3/multipart/<upload_id>/complete", endpoint="complete",
-             methods=["POST"]),
+        Rule("/v2/upload/s3/multipart/<upload_id>/<part_number>", endpoint="sign", methods=["GET"]),
+        Rule("/v2/upload/s3/multipart/<upload_id>/complete", endpoint="complete", methods=["POST"]),
         Rule("/v2/upload/s3/multipart/<upload_id>", endpoint="cancel", methods=["DELETE"]),
     ],
     # Never redirect: a client that sends `//v2/...` must see the 404 it deserves.
@@ -119,8 +117,12 @@ def _json(status: int, payload: Any, headers: Iterable[tuple[str, str]] = ()) ->
         line: Any = f"{status} {http.HTTPStatus(status).phrase}"
     except ValueError:
         line = status
-    return Response(json.dumps(payload, separators=(",", ":")), line,
-                    headers=list(headers), mimetype="application/json")
+    return Response(
+        json.dumps(payload, separators=(",", ":")),
+        line,
+        headers=list(headers),
+        mimetype="application/json",
+    )
 
 
 def _now() -> datetime.datetime:
@@ -148,21 +150,28 @@ class EmulatorApp:
             response = _json(exc.code or 400, {"message": exc.description or exc.name})
         except Exception:
             logger.exception("emulator error on %s %s", request.method, request.path)
-            response = _json(500, {"message": "internal error in the LILT emulator "
-                                              "(logged by the 'lilt.testing' logger)"})
+            response = _json(
+                500,
+                {
+                    "message": "internal error in the LILT emulator "
+                    "(logged by the 'lilt.testing' logger)"
+                },
+            )
         # Like a real API, every answer names its request, for error reports and support.
         response.headers["X-Request-Id"] = "req_" + os.urandom(12).hex()
-        self.backend.requests.append(ApiRequest(
-            method=request.method,
-            path=request.path,
-            target=_target(request),
-            query=tuple(request.args.items(multi=True)),
-            headers=tuple(request.headers.items()),
-            body=body,
-            operation=exchange.operation,
-            status=response.status_code,
-            fault=exchange.fault,
-        ))
+        self.backend.requests.append(
+            ApiRequest(
+                method=request.method,
+                path=request.path,
+                target=_target(request),
+                query=tuple(request.args.items(multi=True)),
+                headers=tuple(request.headers.items()),
+                body=body,
+                operation=exchange.operation,
+                status=response.status_code,
+                fault=exchange.fault,
+            )
+        )
         return response(environ, start_response)
 
     def _dispatch(self, request: Request, body: bytes, exchange: _Exchange) -> Response:
@@ -175,8 +184,11 @@ class EmulatorApp:
             raise ApiError(404, f"no such route: {request.method} {request.path}") from None
         except MethodNotAllowed as exc:
             allowed = ", ".join(sorted(exc.valid_methods or ()))
-            raise ApiError(405, f"{request.method} is not allowed on {request.path}; "
-                                f"use {allowed}", (("Allow", allowed),)) from None
+            raise ApiError(
+                405,
+                f"{request.method} is not allowed on {request.path}; use {allowed}",
+                (("Allow", allowed),),
+            ) from None
         exchange.operation = str(operation)
         self._authenticate(request)
         fault = self.backend.faults.decide(exchange.operation)
@@ -200,11 +212,18 @@ class EmulatorApp:
         header = request.headers.get("Authorization")
         query_keys = request.args.getlist("key")
         if header is None and not query_keys:
-            raise ApiError(401, "missing credentials: send HTTP Basic auth with the API key as "
-                                "user and password, or ?key=API_KEY", _CHALLENGE)
+            raise ApiError(
+                401,
+                "missing credentials: send HTTP Basic auth with the API key as "
+                "user and password, or ?key=API_KEY",
+                _CHALLENGE,
+            )
         if header is not None and not _basic_matches(header, key):
-            raise ApiError(401, "invalid Authorization: expected HTTP Basic with the API key as "
-                                "user and password", _CHALLENGE)
+            raise ApiError(
+                401,
+                "invalid Authorization: expected HTTP Basic with the API key as user and password",
+                _CHALLENGE,
+            )
         # The first `key` is the API key; the docs' curl examples repeat `key` for the S3 key.
         if query_keys and not hmac.compare_digest(query_keys[0].encode(), key):
             raise ApiError(401, "invalid API key in ?key=", _CHALLENGE)
@@ -284,8 +303,12 @@ class EmulatorApp:
             # (and so LILT) says InvalidPart: the parts named were never uploaded.
             if exc.code != "NoSuchUpload" or not self.backend.bucket.has_multipart(key, upload_id):
                 raise
-            raise S3Error(400, "InvalidPart", "One or more of the specified parts could not be "
-                                              "found; none has been uploaded yet.") from None
+            raise S3Error(
+                400,
+                "InvalidPart",
+                "One or more of the specified parts could not be "
+                "found; none has been uploaded yet.",
+            ) from None
         self.backend.records.set_status(record.id, UploadStatus.UPLOADED)
         return {"success": True, "location": location}
 
@@ -306,9 +329,19 @@ class EmulatorApp:
         record_id = backend.records.reserve_id()
         key = wire.object_key(record_id, item.filename)
         url = backend.presigner.put_url(key, item.content_type, backend.url_lifetime)
-        backend.records.add(UploadRecord(
-            record_id, item.filename, item.content_type, key, "single", UploadStatus.PENDING,
-            _now(), None, item.metadata))
+        backend.records.add(
+            UploadRecord(
+                record_id,
+                item.filename,
+                item.content_type,
+                key,
+                "single",
+                UploadStatus.PENDING,
+                _now(),
+                None,
+                item.metadata,
+            )
+        )
         return {"url": url, "key": key, "method": "PUT"}
 
     def _start_multipart(self, item: InitiateItem) -> UploadRecord:
@@ -316,9 +349,19 @@ class EmulatorApp:
         record_id = backend.records.reserve_id()
         key = wire.object_key(record_id, item.filename)
         upload_id = backend.bucket.create_multipart(key, item.content_type)
-        return backend.records.add(UploadRecord(
-            record_id, item.filename, item.content_type, key, "multipart", UploadStatus.PENDING,
-            _now(), upload_id, item.metadata))
+        return backend.records.add(
+            UploadRecord(
+                record_id,
+                item.filename,
+                item.content_type,
+                key,
+                "multipart",
+                UploadStatus.PENDING,
+                _now(),
+                upload_id,
+                item.metadata,
+            )
+        )
 
     def _abort_quietly(self, record: UploadRecord) -> None:
         assert record.upload_id is not None
@@ -362,8 +405,11 @@ def _named(items: list[InitiateItem]) -> list[InitiateItem]:
         try:
             item.filename.encode("utf-8")
         except UnicodeEncodeError:
-            raise ApiError(400, "filename is not valid Unicode (it holds a lone surrogate "
-                                "code point, which has no UTF-8 form)") from None
+            raise ApiError(
+                400,
+                "filename is not valid Unicode (it holds a lone surrogate "
+                "code point, which has no UTF-8 form)",
+            ) from None
     return items
 
 

@@ -120,16 +120,26 @@ class Emulator:
             api_key=self.api_key,
             bucket=Bucket(self._storage, self.bucket),
             presigner=Presigner(self._storage, self.bucket, self._presign_endpoint),
-            url_lifetime=self._url_lifetime, records=self._records, requests=self._requests,
-            faults=self.faults, stopping=threading.Event(),
+            url_lifetime=self._url_lifetime,
+            records=self._records,
+            requests=self._requests,
+            faults=self.faults,
+            stopping=threading.Event(),
         )
         self._backend.bucket.create()
-        self._server = make_server("127.0.0.1", self._port, EmulatorApp(self._backend),
-                                   threaded=True, request_handler=QuietRequestHandler)
+        self._server = make_server(
+            "127.0.0.1",
+            self._port,
+            EmulatorApp(self._backend),
+            threaded=True,
+            request_handler=QuietRequestHandler,
+        )
         self._server.lilt_connections = set()  # kept alive; closed at stop
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-            name=f"lilt-emulator:{self._server.server_port}", daemon=True,
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"lilt-emulator:{self._server.server_port}",
+            daemon=True,
         )
         self._thread.start()
 

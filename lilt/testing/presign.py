@@ -44,20 +44,30 @@ class Presigner:
 
     def put_url(self, key: str, content_type: str, expires_in: int) -> str:
         """A URL for one PUT of the whole object, bound to ``content_type``."""
-        return str(self._client.generate_presigned_url(
-            "put_object",
-            Params={"Bucket": self.bucket, "Key": key, "ContentType": content_type},
-            ExpiresIn=expires_in, HttpMethod="PUT",
-        ))
+        return str(
+            self._client.generate_presigned_url(
+                "put_object",
+                Params={"Bucket": self.bucket, "Key": key, "ContentType": content_type},
+                ExpiresIn=expires_in,
+                HttpMethod="PUT",
+            )
+        )
 
     def part_url(self, key: str, upload_id: str, part_number: int, expires_in: int) -> str:
         """A URL for the PUT of part ``part_number`` of multipart upload ``upload_id``."""
-        return str(self._client.generate_presigned_url(
-            "upload_part",
-            Params={"Bucket": self.bucket, "Key": key, "UploadId": upload_id,
-                    "PartNumber": part_number},
-            ExpiresIn=expires_in, HttpMethod="PUT",
-        ))
+        return str(
+            self._client.generate_presigned_url(
+                "upload_part",
+                Params={
+                    "Bucket": self.bucket,
+                    "Key": key,
+                    "UploadId": upload_id,
+                    "PartNumber": part_number,
+                },
+                ExpiresIn=expires_in,
+                HttpMethod="PUT",
+            )
+        )
 
     def object_url(self, key: str) -> str:
         """The object's unsigned address (the ``location`` of a completed upload)."""

@@ -428,10 +428,12 @@ def _as_sent(event: h11.Event) -> h11.Event:
     if not isinstance(event, _MESSAGES) or event.http_version == b"1.1":
         return event
     if isinstance(event, h11.Request):
-        return h11.Request(method=event.method, target=event.target,
-                           headers=event.headers.raw_items())
-    return type(event)(status_code=event.status_code, reason=event.reason,
-                       headers=event.headers.raw_items())
+        return h11.Request(
+            method=event.method, target=event.target, headers=event.headers.raw_items()
+        )
+    return type(event)(
+        status_code=event.status_code, reason=event.reason, headers=event.headers.raw_items()
+    )
 
 
 def _record(connection: int, request: h11.Request) -> RequestRecord:

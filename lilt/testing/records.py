@@ -17,8 +17,14 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal, Optional
 
-__all__ = ["ApiRequest", "RecordStore", "RequestLog", "UploadMetadata", "UploadRecord",
-           "UploadStatus"]
+__all__ = [
+    "ApiRequest",
+    "RecordStore",
+    "RequestLog",
+    "UploadMetadata",
+    "UploadRecord",
+    "UploadStatus",
+]
 
 
 class UploadStatus(str, enum.Enum):
@@ -65,8 +71,12 @@ class UploadRecord:
     def to_wire(self) -> dict[str, Any]:
         """The JSON object of ``GET /v2/upload`` and ``GET /v2/upload/{id}``."""
         stamp = self.created_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        return {"id": self.id, "filename": self.filename, "status": self.status.value,
-                "created_at": stamp}
+        return {
+            "id": self.id,
+            "filename": self.filename,
+            "status": self.status.value,
+            "created_at": stamp,
+        }
 
 
 class RecordStore:

@@ -56,8 +56,11 @@ def client(endpoint: S3Endpoint, url: Optional[str] = None) -> Any:
         if _session is None:
             _session = botocore.session.get_session()
         return _session.create_client(
-            "s3", endpoint_url=url or endpoint.url, region_name=endpoint.region,
-            aws_access_key_id=endpoint.access_key, aws_secret_access_key=endpoint.secret_key,
+            "s3",
+            endpoint_url=url or endpoint.url,
+            region_name=endpoint.region,
+            aws_access_key_id=endpoint.access_key,
+            aws_secret_access_key=endpoint.secret_key,
             config=config,
         )
 
@@ -144,7 +147,7 @@ class Bucket:
         keys = [info.key for info in self.list_objects()]
         with _s3_errors():
             for start in range(0, len(keys), 1000):
-                chunk = keys[start:start + 1000]
+                chunk = keys[start : start + 1000]
                 self._client.delete_objects(
                     Bucket=self.name,
                     Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True},
@@ -164,8 +167,13 @@ class Bucket:
                 if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
                     return None
                 raise
-        return ObjectInfo(key, int(answer["ContentLength"]), str(answer["ETag"]),
-                          answer.get("ContentType"), answer.get("LastModified"))
+        return ObjectInfo(
+            key,
+            int(answer["ContentLength"]),
+            str(answer["ETag"]),
+            answer.get("ContentType"),
+            answer.get("LastModified"),
+        )
 
     def read(self, key: str) -> bytes:
         """The object's bytes (raises :class:`S3Error` 404 ``NoSuchKey`` if absent)."""
@@ -181,11 +189,19 @@ class Bucket:
         found = []
         with _s3_errors():
             pages = self._client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.name, Prefix=prefix)
+                Bucket=self.name, Prefix=prefix
+            )
             for page in pages:
                 for item in page.get("Contents", []):
-                    found.append(ObjectInfo(str(item["Key"]), int(item["Size"]),
-                                            str(item["ETag"]), None, item.get("LastModified")))
+                    found.append(
+                        ObjectInfo(
+                            str(item["Key"]),
+                            int(item["Size"]),
+                            str(item["ETag"]),
+                            None,
+                            item.get("LastModified"),
+                        )
+                    )
         return found
 
     # -- multipart ----------------------------------------------------------
@@ -197,32 +213,40 @@ class Bucket:
             pages = self._client.get_paginator("list_multipart_uploads").paginate(Bucket=self.name)
             for page in pages:
                 for item in page.get("Uploads", []):
-                    found.append(MultipartInfo(str(item["Key"]), str(item["UploadId"]),
-                                               item.get("Initiated")))
+                    found.append(
+                        MultipartInfo(
+                            str(item["Key"]), str(item["UploadId"]), item.get("Initiated")
+                        )
+                    )
         return found
 
     def has_multipart(self, key: str, upload_id: str) -> bool:
         """Whether storage still has the multipart upload ``upload_id`` of ``key``."""
         with _s3_errors():
             pages = self._client.get_paginator("list_multipart_uploads").paginate(
-                Bucket=self.name, Prefix=key)
-            return any(item.get("UploadId") == upload_id
-                       for page in pages for item in page.get("Uploads", []))
+                Bucket=self.name, Prefix=key
+            )
+            return any(
+                item.get("UploadId") == upload_id
+                for page in pages
+                for item in page.get("Uploads", [])
+            )
 
     def create_multipart(self, key: str, content_type: str) -> str:
         """Start a multipart upload; return its upload id."""
         with _s3_errors():
             answer = self._client.create_multipart_upload(
-                Bucket=self.name, Key=key, ContentType=content_type)
+                Bucket=self.name, Key=key, ContentType=content_type
+            )
         return str(answer["UploadId"])
 
-    def complete_multipart(
-        self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]
-    ) -> str:
+    def complete_multipart(self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]) -> str:
         """Complete a multipart upload from ``(part number, ETag)`` pairs; return the ETag."""
         with _s3_errors():
             answer = self._client.complete_multipart_upload(
-                Bucket=self.name, Key=key, UploadId=upload_id,
+                Bucket=self.name,
+                Key=key,
+                UploadId=upload_id,
                 MultipartUpload={"Parts": [{"PartNumber": n, "ETag": e} for n, e in parts]},
             )
         return str(answer.get("ETag", ""))

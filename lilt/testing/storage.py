@@ -72,8 +72,12 @@ class S3Endpoint:
         if not url:
             return None
         try:
-            return cls(url.rstrip("/"), env["LILT_TEST_S3_ACCESS_KEY"],
-                       env["LILT_TEST_S3_SECRET_KEY"], env.get("LILT_TEST_S3_REGION", "us-east-1"))
+            return cls(
+                url.rstrip("/"),
+                env["LILT_TEST_S3_ACCESS_KEY"],
+                env["LILT_TEST_S3_SECRET_KEY"],
+                env.get("LILT_TEST_S3_REGION", "us-east-1"),
+            )
         except KeyError as exc:
             raise ValueError(f"LILT_TEST_S3_ENDPOINT is set but {exc.args[0]} is not") from None
 
@@ -229,8 +233,9 @@ class SeaweedFS:
                     continue
                 _running.add(self)
                 return endpoint
-            raise StorageStartError(f"SeaweedFS did not start after {self.attempts} attempts:\n"
-                                    f"{failure}")
+            raise StorageStartError(
+                f"SeaweedFS did not start after {self.attempts} attempts:\n{failure}"
+            )
 
     def stop(self) -> None:
         """Stop the server and remove everything it left; safe to call twice."""
@@ -272,10 +277,21 @@ class SeaweedFS:
             command = _weed_command(binary, directory, ports, access_key, secret_key)
             log = directory / "weed.out"
             supervisor = subprocess.Popen(
-                [sys.executable, "-I", "-S", str(_SUPERVISOR), f"--directory={directory}",
-                 f"--log={log}", f"--stop-timeout={self.stop_timeout}",
-                 *(f"--port={p}" for p in ports.all()), "--", *command],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True,
+                [
+                    sys.executable,
+                    "-I",
+                    "-S",
+                    str(_SUPERVISOR),
+                    f"--directory={directory}",
+                    f"--log={log}",
+                    f"--stop-timeout={self.stop_timeout}",
+                    *(f"--port={p}" for p in ports.all()),
+                    "--",
+                    *command,
+                ],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                start_new_session=True,
             )
         except BaseException:
             shutil.rmtree(directory, ignore_errors=True)
@@ -315,7 +331,10 @@ class SeaweedFS:
             time.sleep(0.02)
 
     def _finish(
-        self, supervisor: subprocess.Popen[bytes], status: _StatusLines, directory: Path,
+        self,
+        supervisor: subprocess.Popen[bytes],
+        status: _StatusLines,
+        directory: Path,
         ports: Ports,
     ) -> None:
         """Close the supervisor's stdin (its signal to stop and clean up) and wait for it."""
@@ -348,22 +367,39 @@ def _weed_command(
     (directory / "data").mkdir()
     (directory / "log").mkdir()
     identities = directory / "s3.json"
-    identities.write_text(json.dumps({"identities": [{
-        "name": "lilt-emulator",
-        "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
-        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-    }]}))
+    identities.write_text(
+        json.dumps(
+            {
+                "identities": [
+                    {
+                        "name": "lilt-emulator",
+                        "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+                        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                    }
+                ]
+            }
+        )
+    )
     os.chmod(identities, 0o600)
     return [
         # -logdir is a global flag: after `mini` it is ignored and logs go to /tmp
-        binary, f"-logdir={directory / 'log'}", "mini",
+        binary,
+        f"-logdir={directory / 'log'}",
+        "mini",
         f"-dir={directory / 'data'}",
-        f"-ip={_LOOPBACK}", f"-ip.bind={_LOOPBACK}",
+        f"-ip={_LOOPBACK}",
+        f"-ip.bind={_LOOPBACK}",
         # telemetry is on by default; the URL is a dead loopback port, belt and braces
-        "-master.telemetry=false", "-master.telemetry.url=http://127.0.0.1:9/",
-        "-webdav=false", "-admin.ui=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
-        f"-s3.port={ports.s3}", f"-filer.port={ports.filer}",
-        f"-master.port={ports.master}", f"-volume.port={ports.volume}",
+        "-master.telemetry=false",
+        "-master.telemetry.url=http://127.0.0.1:9/",
+        "-webdav=false",
+        "-admin.ui=false",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        f"-s3.port={ports.s3}",
+        f"-filer.port={ports.filer}",
+        f"-master.port={ports.master}",
+        f"-volume.port={ports.volume}",
         f"-admin.port={ports.admin}",
         "-volume.preStopSeconds=0",  # the data is thrown away: no need to drain
         f"-s3.config={identities}",

@@ -63,8 +63,11 @@ class InitiateItem:
 def json_body(body: bytes, content_type: Optional[str]) -> Any:
     """The decoded JSON body; 415 unless declared JSON, 400 unless valid JSON."""
     if not content_type or not _JSON_TYPE.fullmatch(content_type.strip()):
-        raise ApiError(415, f"expected a JSON body with Content-Type: application/json, "
-                            f"got {content_type or 'no Content-Type'}")
+        raise ApiError(
+            415,
+            f"expected a JSON body with Content-Type: application/json, "
+            f"got {content_type or 'no Content-Type'}",
+        )
     if not body:
         raise ApiError(400, "the request body is empty; expected JSON")
     try:
@@ -105,12 +108,16 @@ def _initiate_item(item: Any, where: str) -> InitiateItem:
         not isinstance(labels, list) or not all(isinstance(x, str) for x in labels)
     ):
         raise ApiError(400, f"body{where}.metadata.labels must be a list of strings")
-    return InitiateItem(filename, content_type, UploadMetadata(
-        size=_optional_size(metadata.get("size"), f"body{where}.metadata.size"),
-        category=_optional_string(metadata, "category", f"{where}.metadata"),
-        uuid=_optional_string(metadata, "uuid", f"{where}.metadata"),
-        labels=None if labels is None else tuple(labels),
-    ))
+    return InitiateItem(
+        filename,
+        content_type,
+        UploadMetadata(
+            size=_optional_size(metadata.get("size"), f"body{where}.metadata.size"),
+            category=_optional_string(metadata, "category", f"{where}.metadata"),
+            uuid=_optional_string(metadata, "uuid", f"{where}.metadata"),
+            labels=None if labels is None else tuple(labels),
+        ),
+    )
 
 
 def _required_string(item: dict[str, Any], name: str, where: str) -> str:
@@ -164,8 +171,11 @@ def complete_parts(payload: Any) -> list[tuple[int, str]]:
         number = _part_range(number, f"parts[{i}].PartNumber")
         # AWS S3 requires strictly ascending numbers; SeaweedFS lets repeats through
         if result and number <= result[-1][0]:
-            raise ApiError(400, f"parts[{i}].PartNumber {number} does not follow "
-                                f"{result[-1][0]}: parts must be in ascending order, each once")
+            raise ApiError(
+                400,
+                f"parts[{i}].PartNumber {number} does not follow "
+                f"{result[-1][0]}: parts must be in ascending order, each once",
+            )
         result.append((number, etag))
     return result
 

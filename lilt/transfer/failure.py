@@ -82,9 +82,8 @@ def _message(
     if others and journal is not None:
         message += f"; {len(others)} other upload(s) kept for resuming in {journal.path}"
     if unconfirmed:
-        message += (
-            "; cut off after its whole body was sent, so storage may hold it: "
-            + ", ".join(repr(k) for k in unconfirmed)
+        message += "; cut off after its whole body was sent, so storage may hold it: " + ", ".join(
+            repr(k) for k in unconfirmed
         )
     if cleanup.errors:
         message += "; " + "; ".join(cleanup.errors)

@@ -443,7 +443,7 @@ def render_line(event: ProgressEvent, rate: Optional[float], width: int) -> str:
         room -= name_width + 2
     if bar_width and total:
         bar_width += min(20, room)
-        line = f"{percent} {_bar(event.total_bytes, total, bar_width)} " + line[len(percent) + 1:]
+        line = f"{percent} {_bar(event.total_bytes, total, bar_width)} " + line[len(percent) + 1 :]
     if name_width:
         line += "  " + _shorten(event.name, name_width)
     return line[:width]
@@ -488,4 +488,4 @@ def _clock_time(seconds: float) -> str:
 
 
 def _shorten(name: str, room: int) -> str:
-    return name if len(name) <= room else "…" + name[-(room - 1):]
+    return name if len(name) <= room else "…" + name[-(room - 1) :]

@@ -54,9 +54,7 @@ DEFAULT_MAX_AGE = 7 * 24 * 3600.0
 _DEBRIS_AGE = 3600.0
 
 
-def state_home(
-    environ: Optional[Mapping[str, str]] = None, platform: Optional[str] = None
-) -> Path:
+def state_home(environ: Optional[Mapping[str, str]] = None, platform: Optional[str] = None) -> Path:
     """The ``lilt`` state folder of this user on this platform (not created here)."""
     env = os.environ if environ is None else environ
     system = sys.platform if platform is None else platform
@@ -190,8 +188,13 @@ class StateFolder:
                 touched = max(_mtime(slot.path), _mtime(description))
             except OSError:
                 continue
-            yield _Entry(slot, target, sources, command if isinstance(command, str) else None,
-                         max(0.0, now - touched))
+            yield _Entry(
+                slot,
+                target,
+                sources,
+                command if isinstance(command, str) else None,
+                max(0.0, now - touched),
+            )
 
     def kept(self, target: Optional[Target] = None) -> list[KeptUpload]:
         """Multipart uploads kept for resuming (of ``target`` only, when given).
@@ -205,11 +208,18 @@ class StateFolder:
                 continue
             for record in _read_records(entry.slot.path):
                 if record.upload_id and not record.completed:
-                    found.append(KeptUpload(
-                        record.upload_id, record.key, record.path, record.filename,
-                        len(record.parts), str(entry.slot.path), entry.command,
-                        entry.idle_seconds,
-                    ))
+                    found.append(
+                        KeptUpload(
+                            record.upload_id,
+                            record.key,
+                            record.path,
+                            record.filename,
+                            len(record.parts),
+                            str(entry.slot.path),
+                            entry.command,
+                            entry.idle_seconds,
+                        )
+                    )
         return found
 
     def forget(self, upload_id: str) -> bool:
@@ -231,9 +241,7 @@ class StateFolder:
 
     # --- cleaning ---------------------------------------------------------------
 
-    def clean(
-        self, target: Target, cancel: Callable[[str, str], None]
-    ) -> list[str]:
+    def clean(self, target: Target, cancel: Callable[[str, str], None]) -> list[str]:
         """Remove stale journals; cancel the uploads they keep when they are ``target``'s.
 
         ``cancel(upload_id, key)`` cancels one upload on the server (a

@@ -211,9 +211,7 @@ class _Exchange:
         "stop",
     )
 
-    def __init__(
-        self, cancel: Optional[threading.Event], now: float, *, keep_answer: bool
-    ) -> None:
+    def __init__(self, cancel: Optional[threading.Event], now: float, *, keep_answer: bool) -> None:
         self.cancel = cancel
         self.keep_answer = keep_answer  # its answer is worth waiting for after an interrupt
         self.sock: Optional[socket.socket] = None

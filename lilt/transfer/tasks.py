@@ -96,7 +96,6 @@ class Completed:
     location: Optional[str]
 
 
-
 class SingleCutOff(TransferCancelled):
     """A single PUT cancelled after its whole body was sent: storage may hold ``signed.key``."""
 

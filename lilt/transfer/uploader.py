@@ -186,9 +186,7 @@ class Uploader:
         """Upload every file under ``folder``; see :func:`lilt.upload_folder`."""
         skipped = on_skip if on_skip is not None else _log_skip
         files = walk(folder, include=include, exclude=exclude, on_skip=skipped)
-        return list(
-            self.iter_upload(files, category=category, labels=labels, on_skip=skipped)
-        )
+        return list(self.iter_upload(files, category=category, labels=labels, on_skip=skipped))
 
     def iter_upload(
         self,
@@ -230,10 +228,17 @@ class Uploader:
                     if journal is not None and restart_changed:
                         self._restart_if_changed(journal, file.path)
                     try:
-                        jobs.append(self._file_job(
-                            len(jobs), file.path, journal, filename=file.filename,
-                            content_type=content_type, category=category, labels=labels,
-                        ))
+                        jobs.append(
+                            self._file_job(
+                                len(jobs),
+                                file.path,
+                                journal,
+                                filename=file.filename,
+                                content_type=content_type,
+                                category=category,
+                                labels=labels,
+                            )
+                        )
                     except (OSError, PlanError, FilenameError) as exc:
                         if on_skip is None:
                             raise
@@ -252,8 +257,12 @@ class Uploader:
             return  # reported when the file is checked
         if change is None:
             return
-        logger.warning("%s: %s since upload %s was kept; cancelling it and starting afresh",
-                       path, change, record.upload_id)
+        logger.warning(
+            "%s: %s since upload %s was kept; cancelling it and starting afresh",
+            path,
+            change,
+            record.upload_id,
+        )
         try:
             self._api.cancel(MultipartTarget(record.upload_id, record.key))
         except Exception as exc:  # already gone on the server is fine; the rest is logged
@@ -485,7 +494,11 @@ def upload_folder(
     """
     with Uploader(client, config) as uploader:
         return uploader.upload_folder(
-            folder, include=include, exclude=exclude, category=category, labels=labels,
+            folder,
+            include=include,
+            exclude=exclude,
+            category=category,
+            labels=labels,
             on_skip=on_skip,
         )
 

@@ -193,8 +193,7 @@ class UploaderApi:
                     raise
                 status = exc.status
                 if not connection and not (
-                    status is not None
-                    and (status == 429 or self.retry.is_retryable_status(status))
+                    status is not None and (status == 429 or self.retry.is_retryable_status(status))
                 ):
                     raise
                 delay = attempts.wait(retry_after_seconds(exc.headers or {}))

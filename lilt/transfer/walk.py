@@ -143,8 +143,11 @@ def walk(
                 if not rules.enters_folder(inner):
                     continue
                 if identity in entered:
-                    on_skip(SkippedPath(path, "folder already walked (a link loop or a "
-                                              "second link to it)"))
+                    on_skip(
+                        SkippedPath(
+                            path, "folder already walked (a link loop or a second link to it)"
+                        )
+                    )
                     continue
                 entered.add(identity)
                 folders.append((path, inner))
@@ -179,8 +182,9 @@ def collect(
         path = os.fspath(item)
         info = os.stat(path)
         if stat.S_ISDIR(info.st_mode):
-            yield from walk(path, include=include, exclude=exclude, on_skip=on_skip,
-                            _seen_files=seen)
+            yield from walk(
+                path, include=include, exclude=exclude, on_skip=on_skip, _seen_files=seen
+            )
             continue
         identity = (info.st_dev, info.st_ino)
         if identity in seen:

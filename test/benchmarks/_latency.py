@@ -355,7 +355,9 @@ class LatencyLink:
         targets = [f"{host}:{port}" for host, port in self.upstreams]
         self._proc = subprocess.Popen(
             [sys.executable, __file__, str(one_way), *targets],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         assert self._proc.stdout is not None
         ports = json.loads(self._proc.stdout.readline())["ports"]
@@ -373,7 +375,9 @@ class LatencyLink:
         return [LinkStats(**s) for s in json.loads(self._proc.stdout.readline())]
 
     def __exit__(
-        self, kind: Optional[type[BaseException]], exc: Optional[BaseException],
+        self,
+        kind: Optional[type[BaseException]],
+        exc: Optional[BaseException],
         tb: Optional[TracebackType],
     ) -> None:
         proc, self._proc = self._proc, None

@@ -80,8 +80,12 @@ class SinkProcess:
             self.url = f"http://127.0.0.1:{Path(port_file).read_text()}"
         return self
 
-    def __exit__(self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException],
-                 tb: Optional[TracebackType]) -> None:
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
         if self._process is not None:
             self._process.terminate()
             self._process.wait(timeout=10)

@@ -31,11 +31,11 @@ def run_worker(
         env = dict(os.environ, PYTHONPATH=pythonpath)
     argv = [sys.executable, str(WORKER), kind, json.dumps({**options, "pause": bool(between)})]
     if between is None:
-        out = subprocess.run(argv, check=True, capture_output=True, text=True, timeout=900,
-                             env=env)
+        out = subprocess.run(argv, check=True, capture_output=True, text=True, timeout=900, env=env)
         return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
-    with subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                          env=env) as proc:
+    with subprocess.Popen(
+        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+    ) as proc:
         assert proc.stdin is not None and proc.stdout is not None
         line = proc.stdout.readline()
         if line.strip() != "warmed":

@@ -55,8 +55,12 @@ class SinkApi:
 
     def initiate_s3_upload(self, body: Any) -> Any:
         bodies = body if isinstance(body, list) else [body]
-        out = [SimpleNamespace(url=f"{self.sink}/b/{b.filename}?X-Amz-Signature=s", key=b.filename,
-                               method="PUT") for b in bodies]
+        out = [
+            SimpleNamespace(
+                url=f"{self.sink}/b/{b.filename}?X-Amz-Signature=s", key=b.filename, method="PUT"
+            )
+            for b in bodies
+        ]
         return out if isinstance(body, list) else out[0]
 
     def initiate_multipart_upload(self, body: Any) -> Any:
@@ -67,7 +71,7 @@ class SinkApi:
     def sign_upload_part(self, upload_id: str, part_number: int, s3_key: str, size: int) -> Any:
         return SimpleNamespace(
             url=f"{self.sink}/b/{s3_key}?uploadId={upload_id}&partNumber={part_number}"
-                f"&X-Amz-Signature=s",
+            f"&X-Amz-Signature=s",
             method="PUT",
         )
 
@@ -96,8 +100,12 @@ def warm_file(size: int) -> str:
 def lilt_sink(o: dict[str, Any]) -> Job:
     import lilt
 
-    config = lilt.TransferConfig(part_size=o["part_size"], concurrency=o["concurrency"],
-                                 checksum=o["checksum"], multipart_threshold=o["part_size"])
+    config = lilt.TransferConfig(
+        part_size=o["part_size"],
+        concurrency=o["concurrency"],
+        checksum=o["checksum"],
+        multipart_threshold=o["part_size"],
+    )
     uploader = lilt.Uploader(SinkApi(o["sink"]), config)  # type: ignore[arg-type]
     warm = warm_file(o["part_size"] + 1)
     return (lambda: uploader.upload_file(warm)), (lambda: uploader.upload_file(o["path"]))
@@ -138,11 +146,15 @@ def bare_sink(o: dict[str, Any]) -> Job:
 def lilt_api(o: dict[str, Any]) -> Job:
     import lilt
 
-    config = lilt.TransferConfig(part_size=o["part_size"], concurrency=o["concurrency"],
-                                 checksum=o["checksum"],
-                                 multipart_threshold=o.get("threshold", 16 * 1024**2))
-    client = lilt.ApiClient(lilt.Configuration(host=o["host"], username=o["key"],
-                                               password=o["key"]))
+    config = lilt.TransferConfig(
+        part_size=o["part_size"],
+        concurrency=o["concurrency"],
+        checksum=o["checksum"],
+        multipart_threshold=o.get("threshold", 16 * 1024**2),
+    )
+    client = lilt.ApiClient(
+        lilt.Configuration(host=o["host"], username=o["key"], password=o["key"])
+    )
     uploader = lilt.Uploader(client, config)
     warm = [warm_file(o["part_size"] + 1), warm_file(100)]
     return (lambda: uploader.upload_files(warm)), (lambda: uploader.upload_files(o["paths"]))
@@ -152,8 +164,9 @@ def lilt_files(o: dict[str, Any]) -> Job:
     """``upload_files`` as a user calls it, with the TransferConfig fields in ``config``."""
     import lilt
 
-    client = lilt.ApiClient(lilt.Configuration(host=o["host"], username=o["key"],
-                                               password=o["key"]))
+    client = lilt.ApiClient(
+        lilt.Configuration(host=o["host"], username=o["key"], password=o["key"])
+    )
     config = lilt.TransferConfig(**o.get("config", {}))
     uploader = lilt.Uploader(client, config)
     # both paths warm, as boto3's warm-up does: a multipart upload and single PUTs
@@ -209,8 +222,11 @@ def _s3_client(o: dict[str, Any], connections: int) -> Any:
     from botocore.config import Config
 
     return boto3.client(
-        "s3", endpoint_url=o["endpoint"], aws_access_key_id=o["access_key"],
-        aws_secret_access_key=o["secret_key"], region_name=o.get("region", "us-east-1"),
+        "s3",
+        endpoint_url=o["endpoint"],
+        aws_access_key_id=o["access_key"],
+        aws_secret_access_key=o["secret_key"],
+        region_name=o.get("region", "us-east-1"),
         config=Config(s3={"addressing_style": "path"}, max_pool_connections=connections),
     )
 
@@ -240,13 +256,19 @@ def boto3_upload(o: dict[str, Any]) -> Job:
     from botocore.config import Config
 
     s3 = boto3.client(
-        "s3", endpoint_url=o["endpoint"], aws_access_key_id=o["access_key"],
-        aws_secret_access_key=o["secret_key"], region_name=o.get("region", "us-east-1"),
-        config=Config(s3={"addressing_style": "path"},
-                      max_pool_connections=o["concurrency"] + 2),
+        "s3",
+        endpoint_url=o["endpoint"],
+        aws_access_key_id=o["access_key"],
+        aws_secret_access_key=o["secret_key"],
+        region_name=o.get("region", "us-east-1"),
+        config=Config(s3={"addressing_style": "path"}, max_pool_connections=o["concurrency"] + 2),
     )
-    config = TransferConfig(multipart_threshold=o["part_size"], multipart_chunksize=o["part_size"],
-                            max_concurrency=o["concurrency"], use_threads=True)
+    config = TransferConfig(
+        multipart_threshold=o["part_size"],
+        multipart_chunksize=o["part_size"],
+        max_concurrency=o["concurrency"],
+        use_threads=True,
+    )
     warm = warm_file(o["part_size"] + 1)
     return (
         lambda: s3.upload_file(warm, o["bucket"], o["object_key"] + ".warm", Config=config),
@@ -260,8 +282,9 @@ def sequential(o: dict[str, Any]) -> Job:
 
     import lilt
 
-    client = lilt.ApiClient(lilt.Configuration(host=o["host"], username=o["key"],
-                                               password=o["key"]))
+    client = lilt.ApiClient(
+        lilt.Configuration(host=o["host"], username=o["key"], password=o["key"])
+    )
     api = lilt.UploadsApi(client)
     pool = urllib3.PoolManager()
 
@@ -269,11 +292,19 @@ def sequential(o: dict[str, Any]) -> Job:
         for path in paths:
             with open(path, "rb") as handle:
                 data = handle.read()
-            params = api.initiate_s3_upload(lilt.InitiateUploadBody(
-                filename=os.path.basename(path), type="application/octet-stream",
-                metadata=lilt.InitiateUploadBodyMetadata(size=len(data))))
-            response = pool.request(params.method or "PUT", params.url, body=data,
-                                    headers={"Content-Type": "application/octet-stream"})
+            params = api.initiate_s3_upload(
+                lilt.InitiateUploadBody(
+                    filename=os.path.basename(path),
+                    type="application/octet-stream",
+                    metadata=lilt.InitiateUploadBodyMetadata(size=len(data)),
+                )
+            )
+            response = pool.request(
+                params.method or "PUT",
+                params.url,
+                body=data,
+                headers={"Content-Type": "application/octet-stream"},
+            )
             assert response.status == 200, response.status
 
     warm = [warm_file(100)]
@@ -281,9 +312,14 @@ def sequential(o: dict[str, Any]) -> Job:
 
 
 KINDS: dict[str, Callable[[dict[str, Any]], Job]] = {
-    "lilt-sink": lilt_sink, "bare-sink": bare_sink, "lilt-api": lilt_api,
-    "boto3": boto3_upload, "sequential": sequential, "lilt-files": lilt_files,
-    "s3transfer-files": s3transfer_files, "lilt-timeline": lilt_timeline,
+    "lilt-sink": lilt_sink,
+    "bare-sink": bare_sink,
+    "lilt-api": lilt_api,
+    "boto3": boto3_upload,
+    "sequential": sequential,
+    "lilt-files": lilt_files,
+    "s3transfer-files": s3transfer_files,
+    "lilt-timeline": lilt_timeline,
 }
 
 

@@ -384,9 +384,22 @@ def test_core_instructions_per_call(
     env = dict(os.environ, PYTHONHASHSEED="0")
     env.pop("LILT_LOG", None)
     subprocess.run(
-        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp_path}/cg.%p",
-         sys.executable, "-c", CALLGRIND_CLIENT, server_url, str(INSTRUCTION_CALLS), KEY],
-        check=True, capture_output=True, cwd=tmp_path, env=env, timeout=1800,
+        [
+            "valgrind",
+            "--tool=callgrind",
+            f"--callgrind-out-file={tmp_path}/cg.%p",
+            sys.executable,
+            "-c",
+            CALLGRIND_CLIENT,
+            server_url,
+            str(INSTRUCTION_CALLS),
+            KEY,
+        ],
+        check=True,
+        capture_output=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=1800,
     )
     totals: dict[str, int] = {}
     for dump in tmp_path.glob("cg.*.*"):
@@ -398,12 +411,18 @@ def test_core_instructions_per_call(
         )
     cost = totals.pop("nothing")
     per_call = {name: (total - cost) / INSTRUCTION_CALLS for name, total in totals.items()}
-    figures: dict[str, Any] = {"calls": INSTRUCTION_CALLS, "lilt": os.path.dirname(lilt.__file__),
-                               "instructions_per_call": per_call, "ratio_lilt_to_bare": {}}
+    figures: dict[str, Any] = {
+        "calls": INSTRUCTION_CALLS,
+        "lilt": os.path.dirname(lilt.__file__),
+        "instructions_per_call": per_call,
+        "ratio_lilt_to_bare": {},
+    }
     print(f"\nClient instructions per call (callgrind, {INSTRUCTION_CALLS} calls per arm)")
     for op in ("get_upload_by_id", "sign_upload_part"):
         bare, ours = per_call[f"{op} bare"], per_call[f"{op} lilt"]
         figures["ratio_lilt_to_bare"][op] = ours / bare
-        print(f"  {op:24} bare {bare / 1e3:8.1f}k   lilt {ours / 1e3:8.1f}k   "
-              f"lilt/bare {ours / bare:.3f}x (goal <= 1.2x)")
+        print(
+            f"  {op:24} bare {bare / 1e3:8.1f}k   lilt {ours / 1e3:8.1f}k   "
+            f"lilt/bare {ours / bare:.3f}x (goal <= 1.2x)"
+        )
     bench_record("core_instructions", figures)

@@ -90,8 +90,7 @@ EPILOGUE = "\nprint(json.dumps(out))\n"
 def _run(code: str, cwd: str, *flags: str) -> subprocess.CompletedProcess[str]:
     # The cwd is an empty folder, so ``lilt`` comes from the venv (or from PYTHONPATH,
     # which is how a patched copy is compared: ``PYTHONPATH=/tmp/copy pytest ...``).
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("LILT_LOG", "PYTHONDONTWRITEBYTECODE")}
+    env = {k: v for k, v in os.environ.items() if k not in ("LILT_LOG", "PYTHONDONTWRITEBYTECODE")}
     return subprocess.run(
         [sys.executable, *flags, "-c", code],
         cwd=cwd,
@@ -118,8 +117,9 @@ def test_core_import_time(bench_record: Callable[[str, Any], Any]) -> None:
     samples: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as empty:  # no stray ``lilt`` on sys.path[0]
         where = _run("import lilt; print(lilt.__file__)", empty).stdout.strip()
-        _run(f"import compileall; compileall.compile_dir({os.path.dirname(where)!r}, quiet=1)",
-             empty)
+        _run(
+            f"import compileall; compileall.compile_dir({os.path.dirname(where)!r}, quiet=1)", empty
+        )
         for _ in range(2):  # warm the page cache and the bytecode caches
             for code in SNIPPETS.values():
                 _run(PRELUDE + code + EPILOGUE, empty)
@@ -179,33 +179,55 @@ def test_core_import_instructions(bench_record: Callable[[str, Any], Any]) -> No
     """lilt's own share of a ready client, in instructions, and as ms at the deps' rate."""
 
     def instructions(code: str, cwd: str) -> int:
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("LILT_LOG", "PYTHONDONTWRITEBYTECODE")}
+        env = {
+            k: v for k, v in os.environ.items() if k not in ("LILT_LOG", "PYTHONDONTWRITEBYTECODE")
+        }
         env["PYTHONHASHSEED"] = "0"
         err = subprocess.run(
-            ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
-             "-c", code], cwd=cwd, env=env, check=True, capture_output=True, text=True,
+            [
+                "valgrind",
+                "--tool=callgrind",
+                "--callgrind-out-file=/dev/null",
+                sys.executable,
+                "-c",
+                code,
+            ],
+            cwd=cwd,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stderr
         return int(re.search(r"Collected : (\d+)", err).group(1))  # type: ignore[union-attr]
 
     with tempfile.TemporaryDirectory() as empty:
         where = _run("import lilt; print(lilt.__file__)", empty).stdout.strip()
-        _run(f"import compileall; compileall.compile_dir({os.path.dirname(where)!r}, quiet=1)",
-             empty)
+        _run(
+            f"import compileall; compileall.compile_dir({os.path.dirname(where)!r}, quiet=1)", empty
+        )
         _run(f"{DEPS_USED}; {READY}", empty)  # bytecode of everything involved
         nothing = instructions("pass", empty)
         deps = instructions(DEPS_USED, empty) - nothing
         ours = instructions(f"{DEPS_USED}; {READY}", empty) - nothing - deps
-        timed = [json.loads(_run(PRELUDE + SNIPPETS["deps_used"] + EPILOGUE, empty).stdout)
-                 for _ in range(RUNS)]
+        timed = [
+            json.loads(_run(PRELUDE + SNIPPETS["deps_used"] + EPILOGUE, empty).stdout)
+            for _ in range(RUNS)
+        ]
     deps_ms = min(t["deps, names lilt uses"] for t in timed) * 1e3
     figures = {
-        "lilt": where, "deps_used_instructions": deps, "lilt_instructions": ours,
-        "lilt_share_of_deps": ours / deps, "deps_used_ms_fastest": deps_ms,
+        "lilt": where,
+        "deps_used_instructions": deps,
+        "lilt_instructions": ours,
+        "lilt_share_of_deps": ours / deps,
+        "deps_used_ms_fastest": deps_ms,
         "lilt_ms_at_deps_rate": ours / deps * deps_ms,
     }
-    print(f"\nImport instructions (callgrind): deps and the names lilt uses {deps / 1e6:.1f}M; "
-          f"lilt to a ready UploadsApi {ours / 1e6:.1f}M ({ours / deps:.2f} of the deps)")
-    print(f"  at the deps' rate (fastest of {RUNS}: {deps_ms:.1f} ms): lilt "
-          f"{figures['lilt_ms_at_deps_rate']:.1f} ms (goal: at most +40 ms)")
+    print(
+        f"\nImport instructions (callgrind): deps and the names lilt uses {deps / 1e6:.1f}M; "
+        f"lilt to a ready UploadsApi {ours / 1e6:.1f}M ({ours / deps:.2f} of the deps)"
+    )
+    print(
+        f"  at the deps' rate (fastest of {RUNS}: {deps_ms:.1f} ms): lilt "
+        f"{figures['lilt_ms_at_deps_rate']:.1f} ms (goal: at most +40 ms)"
+    )
     bench_record("core_import_instructions", figures)

@@ -64,8 +64,19 @@ def test_emulator_startup(bench_record: Callable[[str, Any], Any]) -> None:
         first = []
         for _ in range(ROUNDS):
             out = subprocess.run(
-                [sys.executable, "-c", _FIRST_START, endpoint.url, endpoint.access_key,
-                 endpoint.secret_key], capture_output=True, text=True, check=True, timeout=120)
+                [
+                    sys.executable,
+                    "-c",
+                    _FIRST_START,
+                    endpoint.url,
+                    endpoint.access_key,
+                    endpoint.secret_key,
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=120,
+            )
             first.append(float(out.stdout.strip()))
         Emulator(endpoint).start().stop()  # warm: botocore's data files are loaded once
         emulator_starts, emulator_stops = [], []
@@ -90,7 +101,8 @@ def test_emulator_startup(bench_record: Callable[[str, Any], Any]) -> None:
         "standalone_start_to_stop_ms": _median_ms(standalone),
     }
     figures["emulator_start_over_storage_start"] = round(
-        figures["emulator_start_ms"] / figures["storage_start_ms"], 3)
+        figures["emulator_start_ms"] / figures["storage_start_ms"], 3
+    )
     print(
         f"\n[bench] storage start {figures['storage_start_ms']} ms "
         f"(range {figures['storage_start_range_ms']}), stop {figures['storage_stop_ms']} ms "

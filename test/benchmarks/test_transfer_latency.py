@@ -88,9 +88,11 @@ def _header(title: str) -> None:
 
     import lilt
 
-    print(f"\n== {title} ==\n   ({platform.node()}, {os.cpu_count()} cpus, Python "
-          f"{platform.python_version()}, lilt {lilt.__version__}, boto3 {boto3.__version__}, "
-          f"{time.strftime('%Y-%m-%d %H:%M')})")
+    print(
+        f"\n== {title} ==\n   ({platform.node()}, {os.cpu_count()} cpus, Python "
+        f"{platform.python_version()}, lilt {lilt.__version__}, boto3 {boto3.__version__}, "
+        f"{time.strftime('%Y-%m-%d %H:%M')})"
+    )
 
 
 def _cpu_of(pid: Optional[int]) -> float:
@@ -169,8 +171,10 @@ def _measured(rig: Rig, where: Route, kind: str, **options: Any) -> dict[str, An
         result["link_cpu"] = _cpu_of(link.pid) - start["link_cpu"]
         api, storage = (difference(a, b) for a, b in zip(link.stats(), start["stats"]))
         result.update(
-            api_requests=api.requests, api_round_trips=api.round_trips,
-            storage_requests=storage.requests, storage_round_trips=storage.round_trips,
+            api_requests=api.requests,
+            api_round_trips=api.round_trips,
+            storage_requests=storage.requests,
+            storage_round_trips=storage.round_trips,
             connections=api.connections + storage.connections,
         )
     return result
@@ -191,16 +195,16 @@ def _median(runs: list[dict[str, Any]], key: str) -> float:
 
 
 @pytest.mark.parametrize("rtt_ms", [r for r in RTTS if r], ids=lambda r: f"rtt{r:g}ms")
-def test_link_round_trip(
-    rig: Rig, rtt_ms: float, bench_record: Callable[[str, Any], Any]
-) -> None:
+def test_link_round_trip(rig: Rig, rtt_ms: float, bench_record: Callable[[str, Any], Any]) -> None:
     with route(rig, rtt_ms) as where:
         check = measure_rtt(rig.emulator.storage.url, where.storage, path="/")
     _header(f"link with {rtt_ms:g} ms round trip")
-    print(f"  straight to storage {check.direct_ms:6.2f} ms; through the link "
-          f"{check.linked_ms:6.2f} ms; added {check.added_ms:6.2f} ms "
-          f"(10th-90th percentile {check.spread_ms[0]:.2f}-{check.spread_ms[1]:.2f}); "
-          f"new connection to first answer {check.connect_first_ms:6.2f} ms")
+    print(
+        f"  straight to storage {check.direct_ms:6.2f} ms; through the link "
+        f"{check.linked_ms:6.2f} ms; added {check.added_ms:6.2f} ms "
+        f"(10th-90th percentile {check.spread_ms[0]:.2f}-{check.spread_ms[1]:.2f}); "
+        f"new connection to first answer {check.connect_first_ms:6.2f} ms"
+    )
     bench_record(f"latency_link_rtt{rtt_ms:g}", asdict(check))
 
 
@@ -232,63 +236,98 @@ def test_small_files(
     with route(rig, rtt_ms) as where:
         rtt = _rtt_for(rig, where)
         api = {"host": where.api, "key": emulator.api_key}
-        s3 = {"endpoint": where.storage, "access_key": emulator.storage.access_key,
-              "secret_key": emulator.storage.secret_key, "region": emulator.storage.region,
-              "bucket": emulator.bucket}
+        s3 = {
+            "endpoint": where.storage,
+            "access_key": emulator.storage.access_key,
+            "secret_key": emulator.storage.secret_key,
+            "region": emulator.storage.region,
+            "bucket": emulator.bucket,
+        }
         seq_files = SMALL_FILES if not rtt_ms else min(SEQ_FILES, SMALL_FILES)
         arms: dict[str, tuple[str, dict[str, Any], int]] = {  # name: kind, options, concurrency
             "lilt": ("lilt-files", {**api, "paths": small_files}, _default_concurrency()),
         }
         for c in LILT_CONCURRENCY:
-            arms[f"lilt c{c}"] = ("lilt-files", {**api, "paths": small_files,
-                                                 "config": {"small_file_concurrency": c}}, c)
+            arms[f"lilt c{c}"] = (
+                "lilt-files",
+                {**api, "paths": small_files, "config": {"small_file_concurrency": c}},
+                c,
+            )
         for name, path in LILT_COPIES.items():
-            arms[f"lilt@{name}"] = ("lilt-files", {**api, "paths": small_files,
-                                                   "pythonpath": path}, _default_concurrency(path))
+            arms[f"lilt@{name}"] = (
+                "lilt-files",
+                {**api, "paths": small_files, "pythonpath": path},
+                _default_concurrency(path),
+            )
         arms["loop"] = ("sequential", {**api, "paths": small_files[:seq_files]}, 1)
         for c in S3T_CONCURRENCY:
-            arms[f"s3transfer c{c}"] = ("s3transfer-files", {**s3, "paths": small_files,
-                                                             "concurrency": c}, c)
+            arms[f"s3transfer c{c}"] = (
+                "s3transfer-files",
+                {**s3, "paths": small_files, "concurrency": c},
+                c,
+            )
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name in arms}
         for _ in range(REPEATS):
             for name, (kind, options, _c) in arms.items():
                 runs[name].append(_measured(rig, where, kind, **options))
-        scale = {name: SMALL_FILES / len(options["paths"]) for name, (_, options, _c) in arms.items()}
+        scale = {
+            name: SMALL_FILES / len(options["paths"]) for name, (_, options, _c) in arms.items()
+        }
 
-    _header(f"{SMALL_FILES} files of {SMALL_SIZE // 1024} KiB, round trip {rtt_ms:g} ms "
-            f"(measured {rtt:.2f} ms)")
-    figures: dict[str, Any] = {"rtt_ms": rtt_ms, "measured_rtt_ms": rtt, "repeats": REPEATS,
-                               "arms": {}}
-    print(f"  {'arm':<17} {'wall s':>7} {'files/s':>8} {'CPU ms/file':>11} {'server CPU s':>12}"
-          f" {'link CPU s':>10}"
-          f" {'API req':>7} {'S3 req':>6} {'round trips':>11} {'conns':>5}"
-          f" {'ideal s':>7} {'wall/ideal':>10}")
+    _header(
+        f"{SMALL_FILES} files of {SMALL_SIZE // 1024} KiB, round trip {rtt_ms:g} ms "
+        f"(measured {rtt:.2f} ms)"
+    )
+    figures: dict[str, Any] = {
+        "rtt_ms": rtt_ms,
+        "measured_rtt_ms": rtt,
+        "repeats": REPEATS,
+        "arms": {},
+    }
+    print(
+        f"  {'arm':<17} {'wall s':>7} {'files/s':>8} {'CPU ms/file':>11} {'server CPU s':>12}"
+        f" {'link CPU s':>10}"
+        f" {'API req':>7} {'S3 req':>6} {'round trips':>11} {'conns':>5}"
+        f" {'ideal s':>7} {'wall/ideal':>10}"
+    )
     for name, (_kind, _options, concurrency) in arms.items():
         arm_runs = runs[name]
         k = scale[name]
         wall = _median(arm_runs, "seconds") * k
         cpu = _median(arm_runs, "cpu") * k
-        trips = (_median(arm_runs, "api_round_trips") + _median(arm_runs, "storage_round_trips")) * k
+        trips = (
+            _median(arm_runs, "api_round_trips") + _median(arm_runs, "storage_round_trips")
+        ) * k
         needed = _needed_round_trips(name)
         ideal = needed / concurrency * rtt / 1000 if rtt else math.nan
         row = {
-            "seconds": wall, "client_cpu_s": cpu, "cpu_ms_per_file": cpu / SMALL_FILES * 1e3,
+            "seconds": wall,
+            "client_cpu_s": cpu,
+            "cpu_ms_per_file": cpu / SMALL_FILES * 1e3,
             "server_cpu_s": _median(arm_runs, "server_cpu") * k,
             "link_cpu_s": _median(arm_runs, "link_cpu") * k,
             "api_requests": _median(arm_runs, "api_requests") * k,
             "storage_requests": _median(arm_runs, "storage_requests") * k,
-            "round_trips": trips, "connections": _median(arm_runs, "connections"),
-            "concurrency": concurrency, "round_trips_needed": needed, "ideal_s": ideal,
-            "files_measured": round(SMALL_FILES / k), "runs": arm_runs,
+            "round_trips": trips,
+            "connections": _median(arm_runs, "connections"),
+            "concurrency": concurrency,
+            "round_trips_needed": needed,
+            "ideal_s": ideal,
+            "files_measured": round(SMALL_FILES / k),
+            "runs": arm_runs,
         }
         figures["arms"][name] = row
-        print(f"  {name:<17} {wall:7.2f} {SMALL_FILES / wall:8.0f} {row['cpu_ms_per_file']:11.3f}"
-              f" {row['server_cpu_s']:12.2f} {row['link_cpu_s']:10.2f} {row['api_requests']:7.0f}"
-              f" {row['storage_requests']:6.0f} {trips:11.0f} {row['connections']:5.0f}"
-              f" {ideal:7.2f} {wall / ideal:10.2f}")
+        print(
+            f"  {name:<17} {wall:7.2f} {SMALL_FILES / wall:8.0f} {row['cpu_ms_per_file']:11.3f}"
+            f" {row['server_cpu_s']:12.2f} {row['link_cpu_s']:10.2f} {row['api_requests']:7.0f}"
+            f" {row['storage_requests']:6.0f} {trips:11.0f} {row['connections']:5.0f}"
+            f" {ideal:7.2f} {wall / ideal:10.2f}"
+        )
     lilt = figures["arms"]["lilt"]
-    s3t = min((v for n, v in figures["arms"].items() if n.startswith("s3transfer")),
-              key=lambda v: v["seconds"])
+    s3t = min(
+        (v for n, v in figures["arms"].items() if n.startswith("s3transfer")),
+        key=lambda v: v["seconds"],
+    )
     best = next(n for n, v in figures["arms"].items() if v is s3t)
     loop = figures["arms"]["loop"]
     figures["summary"] = {
@@ -300,11 +339,13 @@ def test_small_files(
         "lilt_cpu_over_best_s3transfer": lilt["client_cpu_s"] / s3t["client_cpu_s"],
     }
     summary = figures["summary"]
-    print(f"  lilt: {summary['lilt_vs_loop']:.1f}x the loop (goal at 40 ms: >= 20x); "
-          f"{summary['lilt_vs_best_s3transfer']:.2f}x {best} (goal >= 1.0x; paired by round "
-          f"{summary['lilt_vs_best_s3transfer_paired']:.2f}x); "
-          f"{summary['lilt_wall_over_ideal']:.2f}x its ideal (goal <= 1.5x); client CPU "
-          f"{summary['lilt_cpu_over_best_s3transfer']:.2f}x {best}'s (goal <= 1.0x)")
+    print(
+        f"  lilt: {summary['lilt_vs_loop']:.1f}x the loop (goal at 40 ms: >= 20x); "
+        f"{summary['lilt_vs_best_s3transfer']:.2f}x {best} (goal >= 1.0x; paired by round "
+        f"{summary['lilt_vs_best_s3transfer_paired']:.2f}x); "
+        f"{summary['lilt_wall_over_ideal']:.2f}x its ideal (goal <= 1.5x); client CPU "
+        f"{summary['lilt_cpu_over_best_s3transfer']:.2f}x {best}'s (goal <= 1.0x)"
+    )
     if seq_files < SMALL_FILES:
         print(f"  (loop measured on {seq_files} files, scaled to {SMALL_FILES})")
     bench_record(f"latency_small_files_rtt{rtt_ms:g}", figures)
@@ -317,10 +358,18 @@ def _default_concurrency(pythonpath: Optional[str] = None) -> int:
 
         config = lilt.TransferConfig()
         return int(getattr(config, "small_file_concurrency", config.concurrency))
-    code = ("import lilt; c = lilt.TransferConfig(); "
-            "print(getattr(c, 'small_file_concurrency', c.concurrency))")
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
-                         text=True, env=dict(os.environ, PYTHONPATH=pythonpath), cwd=pythonpath)
+    code = (
+        "import lilt; c = lilt.TransferConfig(); "
+        "print(getattr(c, 'small_file_concurrency', c.concurrency))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=pythonpath),
+        cwd=pythonpath,
+    )
     return int(out.stdout)
 
 
@@ -350,38 +399,70 @@ def test_big_file(
     rig: Rig, big_file: Path, rtt_ms: float, bench_record: Callable[[str, Any], Any]
 ) -> None:
     emulator = rig.emulator
-    common = {"path": str(big_file), "paths": [str(big_file)], "part_size": 8 * MiB,
-              "concurrency": 8}
+    common = {
+        "path": str(big_file),
+        "paths": [str(big_file)],
+        "part_size": 8 * MiB,
+        "concurrency": 8,
+    }
     with route(rig, rtt_ms) as where:
         rtt = _rtt_for(rig, where)
         arms: dict[str, tuple[str, dict[str, Any]]] = {
-            "lilt": ("lilt-files", {"host": where.api, "key": emulator.api_key,
-                                    "paths": [str(big_file)]}),
-            "boto3 upload_file": ("boto3", {
-                **common, "endpoint": where.storage, "access_key": emulator.storage.access_key,
-                "secret_key": emulator.storage.secret_key, "region": emulator.storage.region,
-                "bucket": emulator.bucket, "object_key": "bench/boto3-big.bin"}),
+            "lilt": (
+                "lilt-files",
+                {"host": where.api, "key": emulator.api_key, "paths": [str(big_file)]},
+            ),
+            "boto3 upload_file": (
+                "boto3",
+                {
+                    **common,
+                    "endpoint": where.storage,
+                    "access_key": emulator.storage.access_key,
+                    "secret_key": emulator.storage.secret_key,
+                    "region": emulator.storage.region,
+                    "bucket": emulator.bucket,
+                    "object_key": "bench/boto3-big.bin",
+                },
+            ),
         }
         for name, path in LILT_COPIES.items():
-            arms[f"lilt@{name}"] = ("lilt-files", {"host": where.api, "key": emulator.api_key,
-                                                   "paths": [str(big_file)], "pythonpath": path})
+            arms[f"lilt@{name}"] = (
+                "lilt-files",
+                {
+                    "host": where.api,
+                    "key": emulator.api_key,
+                    "paths": [str(big_file)],
+                    "pythonpath": path,
+                },
+            )
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name in arms}
         for _ in range(REPEATS):
             for name, (kind, options) in arms.items():
                 runs[name].append(_measured(rig, where, kind, **options))
 
     size = BIG_SIZE / GiB
-    _header(f"one {BIG_SIZE // MiB} MiB file, 8 MiB parts, concurrency 8, round trip "
-            f"{rtt_ms:g} ms (measured {rtt:.2f} ms)")
-    figures: dict[str, Any] = {"rtt_ms": rtt_ms, "measured_rtt_ms": rtt, "repeats": REPEATS,
-                               "size_bytes": BIG_SIZE, "arms": {}}
-    print(f"  {'arm':<18} {'wall s':>7} {'MiB/s':>7} {'CPU-s/GiB':>9} {'server CPU s':>12}"
-          f" {'link CPU s':>10}"
-          f" {'API req':>7} {'S3 req':>6} {'round trips':>11} {'conns':>5}")
+    _header(
+        f"one {BIG_SIZE // MiB} MiB file, 8 MiB parts, concurrency 8, round trip "
+        f"{rtt_ms:g} ms (measured {rtt:.2f} ms)"
+    )
+    figures: dict[str, Any] = {
+        "rtt_ms": rtt_ms,
+        "measured_rtt_ms": rtt,
+        "repeats": REPEATS,
+        "size_bytes": BIG_SIZE,
+        "arms": {},
+    }
+    print(
+        f"  {'arm':<18} {'wall s':>7} {'MiB/s':>7} {'CPU-s/GiB':>9} {'server CPU s':>12}"
+        f" {'link CPU s':>10}"
+        f" {'API req':>7} {'S3 req':>6} {'round trips':>11} {'conns':>5}"
+    )
     for name, arm_runs in runs.items():
         wall, cpu = _median(arm_runs, "seconds"), _median(arm_runs, "cpu")
         row = {
-            "seconds": wall, "mib_per_s": size * 1024 / wall, "cpu_s_per_gib": cpu / size,
+            "seconds": wall,
+            "mib_per_s": size * 1024 / wall,
+            "cpu_s_per_gib": cpu / size,
             "server_cpu_s": _median(arm_runs, "server_cpu"),
             "link_cpu_s": _median(arm_runs, "link_cpu"),
             "api_requests": _median(arm_runs, "api_requests"),
@@ -392,18 +473,22 @@ def test_big_file(
             "runs": arm_runs,
         }
         figures["arms"][name] = row
-        print(f"  {name:<18} {wall:7.2f} {row['mib_per_s']:7.1f} {row['cpu_s_per_gib']:9.2f}"
-              f" {row['server_cpu_s']:12.2f} {row['link_cpu_s']:10.2f} {row['api_requests']:7.0f}"
-              f" {row['storage_requests']:6.0f} {row['round_trips']:11.0f}"
-              f" {row['connections']:5.0f}")
+        print(
+            f"  {name:<18} {wall:7.2f} {row['mib_per_s']:7.1f} {row['cpu_s_per_gib']:9.2f}"
+            f" {row['server_cpu_s']:12.2f} {row['link_cpu_s']:10.2f} {row['api_requests']:7.0f}"
+            f" {row['storage_requests']:6.0f} {row['round_trips']:11.0f}"
+            f" {row['connections']:5.0f}"
+        )
     lilt, boto = figures["arms"]["lilt"], figures["arms"]["boto3 upload_file"]
     figures["summary"] = {
         "lilt_vs_boto3": boto["seconds"] / lilt["seconds"],
         "lilt_vs_boto3_paired": _paired(boto["runs"], lilt["runs"], "seconds"),
         "lilt_cpu_over_boto3": lilt["cpu_s_per_gib"] / boto["cpu_s_per_gib"],
     }
-    print(f"  lilt: {figures['summary']['lilt_vs_boto3']:.2f}x boto3's throughput "
-          f"(goal >= 1.0x; paired by round {figures['summary']['lilt_vs_boto3_paired']:.2f}x); client CPU {figures['summary']['lilt_cpu_over_boto3']:.2f}x boto3's")
+    print(
+        f"  lilt: {figures['summary']['lilt_vs_boto3']:.2f}x boto3's throughput "
+        f"(goal >= 1.0x; paired by round {figures['summary']['lilt_vs_boto3_paired']:.2f}x); client CPU {figures['summary']['lilt_cpu_over_boto3']:.2f}x boto3's"
+    )
     bench_record(f"latency_big_file_rtt{rtt_ms:g}", figures)
 
 
@@ -412,22 +497,31 @@ def test_big_file(
 
 @pytest.mark.parametrize("rtt_ms", [r for r in RTTS if r], ids=lambda r: f"rtt{r:g}ms")
 def test_part_pipeline(
-    rig: Rig, big_file: Path, rtt_ms: float, tmp_path: Path,
+    rig: Rig,
+    big_file: Path,
+    rtt_ms: float,
+    tmp_path: Path,
     bench_record: Callable[[str, Any], Any],
 ) -> None:
     path = tmp_path / "part-pipeline.bin"
     with open(big_file, "rb") as source, open(path, "wb") as target:
         target.write(source.read(256 * MiB))
     copies = {"lilt": None, **{f"lilt@{n}": p for n, p in LILT_COPIES.items()}}
-    figures: dict[str, Any] = {"rtt_ms": rtt_ms, "repeats": REPEATS, "size_bytes": 256 * MiB,
-                               "arms": {}}
+    figures: dict[str, Any] = {
+        "rtt_ms": rtt_ms,
+        "repeats": REPEATS,
+        "size_bytes": 256 * MiB,
+        "arms": {},
+    }
     with route(rig, rtt_ms) as where:
         for concurrency in (1, 2, 8):
             runs: dict[str, list[dict[str, Any]]] = {name: [] for name in copies}
             for _ in range(REPEATS):
                 for name, pythonpath in copies.items():
                     options: dict[str, Any] = {
-                        "host": where.api, "key": rig.emulator.api_key, "paths": [str(path)],
+                        "host": where.api,
+                        "key": rig.emulator.api_key,
+                        "paths": [str(path)],
                         "config": {"concurrency": concurrency},
                     }
                     if pythonpath:
@@ -436,7 +530,8 @@ def test_part_pipeline(
             for name, arm_runs in runs.items():
                 figures["arms"][f"{name} c{concurrency}"] = {
                     "seconds": _median(arm_runs, "seconds"),
-                    "idle_slot_s": _median(arm_runs, "idle_slot_s"), "runs": arm_runs,
+                    "idle_slot_s": _median(arm_runs, "idle_slot_s"),
+                    "runs": arm_runs,
                 }
     _header(f"part pipeline, 256 MiB, round trip {rtt_ms:g} ms")
     print(f"  {'arm':<18} {'wall s':>7} {'idle PUT-slot s':>15}")

@@ -28,8 +28,10 @@ from benchmarks._runs import REPEATS, GiB, MiB, medians, run_worker  # type: ign
 
 
 def header(title: str) -> None:
-    print(f"\n== {title} ==  ({platform.node()}, {os.cpu_count()} cpus, Python "
-          f"{platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M')})")
+    print(
+        f"\n== {title} ==  ({platform.node()}, {os.cpu_count()} cpus, Python "
+        f"{platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M')})"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +51,13 @@ def data_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("checksum", [True, False], ids=["md5", "no-md5"])
 def test_uploader_vs_bare_urllib3(sink: Any, data_file: Path, checksum: bool) -> None:
-    options = {"path": str(data_file), "sink": sink.url, "part_size": 8 * MiB,
-               "concurrency": 8, "checksum": checksum}
+    options = {
+        "path": str(data_file),
+        "sink": sink.url,
+        "part_size": 8 * MiB,
+        "concurrency": 8,
+        "checksum": checksum,
+    }
     runs: dict[str, list[dict[str, float]]] = {"lilt-sink": [], "bare-sink": []}
     run_worker("bare-sink", **options)  # warm the page cache and the sink
     for _ in range(REPEATS):
@@ -60,11 +67,15 @@ def test_uploader_vs_bare_urllib3(sink: Any, data_file: Path, checksum: bool) ->
     size = data_file.stat().st_size / GiB
     header(f"loopback MD5 sink, 512 MiB, 8 MiB parts, concurrency 8, checksum {checksum}")
     for name, m in (("lilt.Uploader", lilt), ("bare urllib3", bare)):
-        print(f"  {name:<14} {size * 1024 / m['seconds']:7.1f} MiB/s   "
-              f"{m['cpu'] / size:5.2f} CPU-s/GiB   peak RSS {m['maxrss_mib']:.0f} MiB")
+        print(
+            f"  {name:<14} {size * 1024 / m['seconds']:7.1f} MiB/s   "
+            f"{m['cpu'] / size:5.2f} CPU-s/GiB   peak RSS {m['maxrss_mib']:.0f} MiB"
+        )
     ratio = bare["seconds"] / lilt["seconds"]
-    print(f"  throughput lilt/bare = {ratio:.2f} (goal >= 0.80); "
-          f"CPU lilt/bare = {lilt['cpu'] / bare['cpu']:.2f}")
+    print(
+        f"  throughput lilt/bare = {ratio:.2f} (goal >= 0.80); "
+        f"CPU lilt/bare = {lilt['cpu'] / bare['cpu']:.2f}"
+    )
 
 
 def test_peak_rss_1gib_vs_4gib(sink: Any, tmp_path: Path) -> None:
@@ -73,12 +84,20 @@ def test_peak_rss_1gib_vs_4gib(sink: Any, tmp_path: Path) -> None:
         path = tmp_path / f"sparse-{size}GiB.bin"
         with open(path, "wb") as handle:
             handle.truncate(size * GiB)  # zeros cost the same to hash and send
-        results[size] = run_worker("lilt-sink", path=str(path), sink=sink.url,
-                                   part_size=8 * MiB, concurrency=8, checksum=True)
+        results[size] = run_worker(
+            "lilt-sink",
+            path=str(path),
+            sink=sink.url,
+            part_size=8 * MiB,
+            concurrency=8,
+            checksum=True,
+        )
         path.unlink()
     header("peak RSS, lilt.Uploader to the MD5 sink, 8 MiB parts, concurrency 8")
     for size, m in results.items():
-        print(f"  {size} GiB: peak RSS {m['maxrss_mib']:.1f} MiB, "
-              f"{size * 1024 / m['seconds']:.0f} MiB/s")
+        print(
+            f"  {size} GiB: peak RSS {m['maxrss_mib']:.1f} MiB, "
+            f"{size * 1024 / m['seconds']:.0f} MiB/s"
+        )
     ratio = results[4]["maxrss_mib"] / results[1]["maxrss_mib"]
     print(f"  RSS 4 GiB / 1 GiB = {ratio:.3f} (goal within 10 %: 0.90-1.10)")

@@ -36,9 +36,11 @@ def header(title: str) -> None:
 
     import lilt
 
-    print(f"\n== {title} ==\n   ({platform.node()}, {os.cpu_count()} cpus, Python "
-          f"{platform.python_version()}, lilt {lilt.__version__}, boto3 {boto3.__version__}, "
-          f"{time.strftime('%Y-%m-%d %H:%M')})")
+    print(
+        f"\n== {title} ==\n   ({platform.node()}, {os.cpu_count()} cpus, Python "
+        f"{platform.python_version()}, lilt {lilt.__version__}, boto3 {boto3.__version__}, "
+        f"{time.strftime('%Y-%m-%d %H:%M')})"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -55,14 +57,25 @@ def test_uploader_vs_boto3(emulator: Emulator, tmp_path: Path) -> None:
     storage = emulator.storage
     common = {"path": str(path), "paths": [str(path)], "part_size": 8 * MiB, "concurrency": 8}
     kinds: dict[str, tuple[str, dict[str, Any]]] = {
-        "lilt, MD5": ("lilt-api", {"host": emulator.base_url, "key": emulator.api_key,
-                                   "checksum": True}),
-        "lilt, no MD5": ("lilt-api", {"host": emulator.base_url, "key": emulator.api_key,
-                                      "checksum": False}),
-        "boto3 upload_file": ("boto3", {"endpoint": storage.url, "access_key": storage.access_key,
-                                        "secret_key": storage.secret_key,
-                                        "region": storage.region, "bucket": emulator.bucket,
-                                        "object_key": "bench/boto3.bin"}),
+        "lilt, MD5": (
+            "lilt-api",
+            {"host": emulator.base_url, "key": emulator.api_key, "checksum": True},
+        ),
+        "lilt, no MD5": (
+            "lilt-api",
+            {"host": emulator.base_url, "key": emulator.api_key, "checksum": False},
+        ),
+        "boto3 upload_file": (
+            "boto3",
+            {
+                "endpoint": storage.url,
+                "access_key": storage.access_key,
+                "secret_key": storage.secret_key,
+                "region": storage.region,
+                "bucket": emulator.bucket,
+                "object_key": "bench/boto3.bin",
+            },
+        ),
     }
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in kinds}
     run_worker("boto3", **common, **kinds["boto3 upload_file"][1])  # warm up server and cache
@@ -73,13 +86,17 @@ def test_uploader_vs_boto3(emulator: Emulator, tmp_path: Path) -> None:
     header("512 MiB to SeaweedFS through the emulator, 8 MiB parts, concurrency 8")
     for name in kinds:
         seconds, cpu = medians(runs[name])["seconds"], medians(runs[name])["cpu"]
-        print(f"  {name:<18} {size * 1024 / seconds:7.1f} MiB/s   {cpu / size:5.2f} CPU-s/GiB"
-              f"   peak RSS {medians(runs[name])['maxrss_mib']:.0f} MiB")
+        print(
+            f"  {name:<18} {size * 1024 / seconds:7.1f} MiB/s   {cpu / size:5.2f} CPU-s/GiB"
+            f"   peak RSS {medians(runs[name])['maxrss_mib']:.0f} MiB"
+        )
     boto = medians(runs["boto3 upload_file"])
     boto_s, boto_cpu = boto["seconds"], boto["cpu"]
     for name in ("lilt, MD5", "lilt, no MD5"):
-        print(f"  {name}: throughput {boto_s / medians(runs[name])['seconds']:.2f}x boto3, "
-              f"client CPU/GiB {medians(runs[name])['cpu'] / boto_cpu:.2f}x boto3")
+        print(
+            f"  {name}: throughput {boto_s / medians(runs[name])['seconds']:.2f}x boto3, "
+            f"client CPU/GiB {medians(runs[name])['cpu'] / boto_cpu:.2f}x boto3"
+        )
     print("  goals: throughput >= 1.0x; CPU <= 1.0x with MD5, <= 0.4x without")
 
 
@@ -89,8 +106,14 @@ def test_many_small_files_vs_sequential_loop(emulator: Emulator, tmp_path: Path)
         path = tmp_path / f"small-{n:04d}.bin"
         path.write_bytes(os.urandom(16 * 1024))
         paths.append(str(path))
-    options = {"host": emulator.base_url, "key": emulator.api_key, "paths": paths,
-               "part_size": 8 * MiB, "concurrency": 8, "checksum": True}
+    options = {
+        "host": emulator.base_url,
+        "key": emulator.api_key,
+        "paths": paths,
+        "part_size": 8 * MiB,
+        "concurrency": 8,
+        "checksum": True,
+    }
     runs: dict[str, list[dict[str, float]]] = {"lilt-api": [], "sequential": []}
     for _ in range(REPEATS):
         for kind in runs:

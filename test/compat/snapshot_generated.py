@@ -43,15 +43,21 @@ def main(checkout: str) -> None:
     root = str(Path(checkout).resolve())
     commit = subprocess.run(
         ["git", "-C", root, "rev-parse", "--short", "HEAD"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     code = CHILD.format(here=str(HERE), checkout=root, commit=commit)
     env = {k: v for k, v in os.environ.items() if not k.startswith("LILT_")}
     env["PYTHONPATH"] = root
     with tempfile.TemporaryDirectory() as empty:  # no other ``lilt`` on sys.path[0]
         out = subprocess.run(
-            [sys.executable, "-c", code], cwd=empty, env=env, check=True,
-            stdout=subprocess.PIPE, text=True,
+            [sys.executable, "-c", code],
+            cwd=empty,
+            env=env,
+            check=True,
+            stdout=subprocess.PIPE,
+            text=True,
         ).stdout
     sys.stdout.write(out)
 

@@ -61,10 +61,25 @@ CORE_MODULES = [
 #: the generated package's other APIs and models
 UPLOADS_SUBSET = {
     "lilt": {
-        "__version__", "UploadsApi", "ApiClient", "ApiResponse", "Configuration",
-        "OpenApiException", "ApiTypeError", "ApiValueError", "ApiKeyError",
-        "ApiAttributeError", "ApiException", *UPLOAD_MODELS.values(),
-        "api", "api_client", "api_response", "configuration", "exceptions", "models", "rest",
+        "__version__",
+        "UploadsApi",
+        "ApiClient",
+        "ApiResponse",
+        "Configuration",
+        "OpenApiException",
+        "ApiTypeError",
+        "ApiValueError",
+        "ApiKeyError",
+        "ApiAttributeError",
+        "ApiException",
+        *UPLOAD_MODELS.values(),
+        "api",
+        "api_client",
+        "api_response",
+        "configuration",
+        "exceptions",
+        "models",
+        "rest",
     },
     "lilt.api": {"UploadsApi", "uploads_api"},
     "lilt.models": {*UPLOAD_MODELS.values(), *UPLOAD_MODELS},
@@ -79,10 +94,19 @@ CLASSES = [
     *(
         f"lilt.exceptions.{name}"
         for name in (
-            "OpenApiException", "ApiTypeError", "ApiValueError", "ApiAttributeError",
-            "ApiKeyError", "ApiException", "BadRequestException", "UnauthorizedException",
-            "ForbiddenException", "NotFoundException", "ConflictException",
-            "UnprocessableEntityException", "ServiceException",
+            "OpenApiException",
+            "ApiTypeError",
+            "ApiValueError",
+            "ApiAttributeError",
+            "ApiKeyError",
+            "ApiException",
+            "BadRequestException",
+            "UnauthorizedException",
+            "ForbiddenException",
+            "NotFoundException",
+            "ConflictException",
+            "UnprocessableEntityException",
+            "ServiceException",
         )
     ),
     *(f"lilt.models.{module}.{name}" for module, name in UPLOAD_MODELS.items()),
@@ -99,8 +123,11 @@ FROM_DICT_SAMPLES: dict[str, dict[str, Any]] = {
     "GetPendingUploads200ResponseInner": {"id": 5, "created_at": "2026-01-02T03:04:05"},
     "GetS3UploadParams200Response": {"url": "https://s/u", "method": "PUT"},
     "InitiateMultipartUpload200Response": {"uploadId": "u1"},
-    "InitiateMultipartUploadBody": {"filename": "f.zip", "type": "application/zip",
-                                    "metadata": {"size": 10}},
+    "InitiateMultipartUploadBody": {
+        "filename": "f.zip",
+        "type": "application/zip",
+        "metadata": {"size": 10},
+    },
     "InitiateMultipartUploadBodyMetadata": {"labels": ["a"]},
     "InitiateUploadBody": {"filename": "f.txt", "type": "text/plain", "metadata": {}},
     "InitiateUploadBodyMetadata": {"size": 3, "upload_id": "ignored"},
@@ -170,8 +197,15 @@ def _reachability_facts() -> Facts:
     facts: Facts = {}
     import lilt
 
-    for name in ("api", "api_client", "api_response", "configuration", "exceptions", "models",
-                 "rest"):
+    for name in (
+        "api",
+        "api_client",
+        "api_response",
+        "configuration",
+        "exceptions",
+        "models",
+        "rest",
+    ):
         value = getattr(lilt, name, None)
         facts[f"reachable lilt.{name}"] = _kind(value) if value is not None else "<missing>"
     models = importlib.import_module("lilt.models")
@@ -216,9 +250,10 @@ def _kind(value: Any) -> str:
 
 
 def _is_alias(value: Any) -> bool:
-    return isinstance(value, type) and getattr(value, "__pydantic_generic_metadata__", {}).get(
-        "origin"
-    ) is not None
+    return (
+        isinstance(value, type)
+        and getattr(value, "__pydantic_generic_metadata__", {}).get("origin") is not None
+    )
 
 
 def _qualified(cls: Any) -> str:
@@ -410,8 +445,16 @@ def _metadata(m: Any) -> str:
 
 
 #: the model settings compared (newer pydantic versions add derived keys of their own)
-_CONFIG_KEYS = ("populate_by_name", "validate_assignment", "protected_namespaces", "extra",
-                "strict", "frozen", "arbitrary_types_allowed", "use_enum_values")
+_CONFIG_KEYS = (
+    "populate_by_name",
+    "validate_assignment",
+    "protected_namespaces",
+    "extra",
+    "strict",
+    "frozen",
+    "arbitrary_types_allowed",
+    "use_enum_values",
+)
 
 
 def _model_facts(cls: Any) -> Facts:
@@ -419,12 +462,8 @@ def _model_facts(cls: Any) -> Facts:
     facts: Facts = {
         # cleaned: Python 3.13 strips docstring indentation when it compiles
         f"{prefix} doc": repr(inspect.cleandoc(cls.__doc__ or "")),
-        f"{prefix} config": repr(
-            {key: cls.model_config.get(key) for key in _CONFIG_KEYS}
-        ),
-        f"{prefix} properties": repr(
-            getattr(cls, f"_{cls.__name__}__properties", "<absent>")
-        ),
+        f"{prefix} config": repr({key: cls.model_config.get(key) for key in _CONFIG_KEYS}),
+        f"{prefix} properties": repr(getattr(cls, f"_{cls.__name__}__properties", "<absent>")),
         f"{prefix} schema": json.dumps(cls.model_json_schema(), sort_keys=True),
     }
     for name, info in cls.model_fields.items():

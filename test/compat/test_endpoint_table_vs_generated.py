@@ -27,7 +27,7 @@ SUFFIXES = ("_with_http_info", "_without_preload_content", "_serialize")
 
 
 def _generated_operations() -> set[str]:
-    members = [key[len(MEMBER):] for key in FACTS if key.startswith(MEMBER)]
+    members = [key[len(MEMBER) :] for key in FACTS if key.startswith(MEMBER)]
     return {m for m in members if not m.startswith("_") and not m.endswith(SUFFIXES)}
 
 

@@ -20,9 +20,14 @@ from support.http_server import Reply, Upstream
 
 VARIANTS = ("", "_with_http_info", "_without_preload_content")
 OPERATIONS = (
-    "cancel_multipart_upload", "complete_multipart_upload", "get_pending_uploads",
-    "get_s3_upload_params", "get_upload_by_id", "initiate_multipart_upload",
-    "initiate_s3_upload", "sign_upload_part",
+    "cancel_multipart_upload",
+    "complete_multipart_upload",
+    "get_pending_uploads",
+    "get_s3_upload_params",
+    "get_upload_by_id",
+    "initiate_multipart_upload",
+    "initiate_s3_upload",
+    "sign_upload_part",
 )
 PUBLIC = [op + variant for op in OPERATIONS for variant in VARIANTS]
 CALLS = {  # operation -> arguments of one valid call
@@ -84,7 +89,9 @@ def test_a_body_in_another_declared_charset_is_decoded_with_it(
     upstream: Upstream, api: lilt.UploadsApi, charset: str, text: str
 ) -> None:
     body = f'{{"url": "https://s/x", "key": "{text}", "method": "PUT"}}'.encode(charset)
-    upstream.queue(Reply(body=body, headers={"Content-Type": f"application/json; charset={charset}"}))
+    upstream.queue(
+        Reply(body=body, headers={"Content-Type": f"application/json; charset={charset}"})
+    )
     params = api.get_s3_upload_params("f.txt", "text/plain")
     assert params.key == text
 
@@ -121,11 +128,16 @@ def test_decoded_models_have_every_field_set_as_from_dict_does(
     )
     records = api.get_pending_uploads()
     expected = lilt.GetPendingUploads200ResponseInner.from_dict({"id": 7})
-    assert records[0].model_fields_set == expected.model_fields_set == {
-        "id", "filename", "status", "created_at"
-    }
+    assert (
+        records[0].model_fields_set
+        == expected.model_fields_set
+        == {"id", "filename", "status", "created_at"}
+    )
     assert records[0].model_dump(exclude_unset=True) == {
-        "id": 7, "filename": None, "status": None, "created_at": None
+        "id": 7,
+        "filename": None,
+        "status": None,
+        "created_at": None,
     }
     started = api.initiate_multipart_upload([{"filename": "f", "type": "t"}])
     assert started[0].model_dump(exclude_unset=True) == {"upload_id": "u9", "key": None}

@@ -42,66 +42,125 @@ REASONS = {
 
 #: (reason, kind, key patterns): every difference the diff still shows
 KNOWN: list[tuple[str, str, list[str]]] = [
-    ("new", "extra", [
-        f"module lilt name {name}"
-        for name in ("RetryPolicy", "TransferConfig", "UploadResult", "Uploader", "upload_file",
-                     "upload_fileobj", "upload_files", "upload_folder")
-    ] + [
-        f"module {EXCEPTIONS.rstrip('.*')} name " + name
-        for name in ("ApiConnectionError", "ApiSSLError", "ApiTimeoutError", "RateLimitError",
-                     "ResponseDecodeError", "ResponseTooLargeError", "TransferError")
-    ] + [
-        "module lilt.rest name map_urllib3_error",
-        "class lilt.api_client.ApiClient member close",
-        "class lilt.rest.RESTClientObject member close",
-        "class lilt.configuration.Configuration member retry_for_urllib3",
-        f"class {EXCEPTIONS} member message",
-        f"class {EXCEPTIONS} member request_id",
-    ]),
-    ("new", "changed", [
-        "module lilt __all__",
-        "class lilt.configuration.Configuration member __init__",  # retries takes a RetryPolicy
-        "class lilt.api_client.ApiClient member __init__",  # a keyword-only transport
-        "class lilt.rest.RESTResponse member __init__",  # an optional url, for redacted errors
-    ]),
-    ("all", "changed", [
-        f"module {module} __all__"
-        for module in ("lilt.api", "lilt.api.uploads_api", "lilt.api_client",
-                       "lilt.configuration", "lilt.exceptions", "lilt.models", MODEL_MODULES,
-                       "lilt.rest")
-    ]),
-    ("incidental", "missing", [
-        f"module {MODEL_MODULES} name {name}"
-        for name in ("Any", "BaseModel", "ConfigDict", "Dict", "Optional", "Self", "Set",
-                     "json", "pprint", "re")
-    ] + [
-        "module lilt.api_client name List",
-        "module lilt.api_client name Tuple",
-        "module lilt.api_client name mimetypes",
-        "module lilt.configuration name Dict",
-        "module lilt.configuration name List",
-        "module lilt.configuration name Literal",
-        "module lilt.exceptions name Self",
-    ]),
+    (
+        "new",
+        "extra",
+        [
+            f"module lilt name {name}"
+            for name in (
+                "RetryPolicy",
+                "TransferConfig",
+                "UploadResult",
+                "Uploader",
+                "upload_file",
+                "upload_fileobj",
+                "upload_files",
+                "upload_folder",
+            )
+        ]
+        + [
+            f"module {EXCEPTIONS.rstrip('.*')} name " + name
+            for name in (
+                "ApiConnectionError",
+                "ApiSSLError",
+                "ApiTimeoutError",
+                "RateLimitError",
+                "ResponseDecodeError",
+                "ResponseTooLargeError",
+                "TransferError",
+            )
+        ]
+        + [
+            "module lilt.rest name map_urllib3_error",
+            "class lilt.api_client.ApiClient member close",
+            "class lilt.rest.RESTClientObject member close",
+            "class lilt.configuration.Configuration member retry_for_urllib3",
+            f"class {EXCEPTIONS} member message",
+            f"class {EXCEPTIONS} member request_id",
+        ],
+    ),
+    (
+        "new",
+        "changed",
+        [
+            "module lilt __all__",
+            "class lilt.configuration.Configuration member __init__",  # retries takes a RetryPolicy
+            "class lilt.api_client.ApiClient member __init__",  # a keyword-only transport
+            "class lilt.rest.RESTResponse member __init__",  # an optional url, for redacted errors
+        ],
+    ),
+    (
+        "all",
+        "changed",
+        [
+            f"module {module} __all__"
+            for module in (
+                "lilt.api",
+                "lilt.api.uploads_api",
+                "lilt.api_client",
+                "lilt.configuration",
+                "lilt.exceptions",
+                "lilt.models",
+                MODEL_MODULES,
+                "lilt.rest",
+            )
+        ],
+    ),
+    (
+        "incidental",
+        "missing",
+        [
+            f"module {MODEL_MODULES} name {name}"
+            for name in (
+                "Any",
+                "BaseModel",
+                "ConfigDict",
+                "Dict",
+                "Optional",
+                "Self",
+                "Set",
+                "json",
+                "pprint",
+                "re",
+            )
+        ]
+        + [
+            "module lilt.api_client name List",
+            "module lilt.api_client name Tuple",
+            "module lilt.api_client name mimetypes",
+            "module lilt.configuration name Dict",
+            "module lilt.configuration name List",
+            "module lilt.configuration name Literal",
+            "module lilt.exceptions name Self",
+        ],
+    ),
     ("base", "changed", [f"class {MODEL_MODULES} mro"]),
-    ("bulk", "changed", [
-        f"class lilt.api.uploads_api.UploadsApi member initiate_{op}{variant}"
-        for op in ("multipart_upload", "s3_upload")
-        for variant in ("", "_with_http_info", "_without_preload_content")
-    ]),
-    ("typing", "changed", [
-        "class lilt.api.uploads_api.UploadsApi member _*_serialize",
-        "module lilt.api.uploads_api name RequestSerialized",
-        "module lilt.api_client name RequestSerialized",
-        "class lilt.api_client.ApiClient member deserialize",
-        "class lilt.api_client.ApiClient member files_parameters",
-        "class lilt.api_client.ApiClient member param_serialize",
-        "class lilt.api_client.ApiClient member select_header_accept",
-        "class lilt.configuration.Configuration member get_default",
-        "class lilt.configuration.Configuration member get_default_copy",
-        "class lilt.configuration.Configuration member set_default",
-        f"class {EXCEPTIONS} member from_response",
-    ]),
+    (
+        "bulk",
+        "changed",
+        [
+            f"class lilt.api.uploads_api.UploadsApi member initiate_{op}{variant}"
+            for op in ("multipart_upload", "s3_upload")
+            for variant in ("", "_with_http_info", "_without_preload_content")
+        ],
+    ),
+    (
+        "typing",
+        "changed",
+        [
+            "class lilt.api.uploads_api.UploadsApi member _*_serialize",
+            "module lilt.api.uploads_api name RequestSerialized",
+            "module lilt.api_client name RequestSerialized",
+            "class lilt.api_client.ApiClient member deserialize",
+            "class lilt.api_client.ApiClient member files_parameters",
+            "class lilt.api_client.ApiClient member param_serialize",
+            "class lilt.api_client.ApiClient member select_header_accept",
+            "class lilt.configuration.Configuration member get_default",
+            "class lilt.configuration.Configuration member get_default_copy",
+            "class lilt.configuration.Configuration member set_default",
+            f"class {EXCEPTIONS} member from_response",
+        ],
+    ),
 ]
 
 

@@ -68,10 +68,13 @@ def extract(path: Path) -> list[Example]:
         while end < len(lines) and lines[end].strip() != "```":
             end += 1
         if lang in ("python", "py"):
-            body = [line[len(indent):] if line.startswith(indent) else line
-                    for line in lines[i + 1:end]]
-            previous = next((lines[j].strip() for j in range(i - 1, -1, -1)
-                             if lines[j].strip()), "")
+            body = [
+                line[len(indent) :] if line.startswith(indent) else line
+                for line in lines[i + 1 : end]
+            ]
+            previous = next(
+                (lines[j].strip() for j in range(i - 1, -1, -1) if lines[j].strip()), ""
+            )
             examples.append(Example(path, i + 1, "\n".join(body) + "\n", previous == NO_RUN))
         i = end + 1
     return examples
@@ -185,16 +188,20 @@ def test_relative_links_resolve() -> None:
 @pytest.mark.storage
 def test_examples_cannot_leave_loopback(sandbox: Emulator) -> None:
     config = lilt.Configuration(host="https://api.lilt.com", retries=0)
-    with lilt.ApiClient(config) as client, pytest.raises(
-        ApiConnectionError, match=re.escape("may only connect to 127.0.0.1")
+    with (
+        lilt.ApiClient(config) as client,
+        pytest.raises(ApiConnectionError, match=re.escape("may only connect to 127.0.0.1")),
     ):
         lilt.UploadsApi(client).get_pending_uploads()
 
 
 def test_extract_marks_no_run(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
-    page.write_text("text\n\n```python\nx = 1\n```\n\n<!-- no-run -->\n```python\ny = 2\n```\n"
-                    "```sh\nls\n```\n")
+    page.write_text(
+        "text\n\n```python\nx = 1\n```\n\n<!-- no-run -->\n```python\ny = 2\n```\n```sh\nls\n```\n"
+    )
     found = extract(page)
-    assert [(e.line, e.code, e.skip) for e in found] == [(3, "x = 1\n", False),
-                                                         (8, "y = 2\n", True)]
+    assert [(e.line, e.code, e.skip) for e in found] == [
+        (3, "x = 1\n", False),
+        (8, "y = 2\n", True),
+    ]

@@ -85,26 +85,42 @@ class Api:
     # -- the eight operations, with the happy path checked ---------------------------
 
     def initiate(self, filename: str = "doc.txt", type: str = "text/plain", **extra: Any) -> Any:
-        r = self.call("POST", "/v2/upload/s3/params", payload={"filename": filename, "type": type, **extra})
+        r = self.call(
+            "POST", "/v2/upload/s3/params", payload={"filename": filename, "type": type, **extra}
+        )
         assert r.status == 200, r.data
         return r.json()
 
-    def initiate_multipart(self, filename: str = "big.bin", type: str = "application/octet-stream") -> Any:
-        r = self.call("POST", "/v2/upload/s3/multipart", payload={"filename": filename, "type": type})
+    def initiate_multipart(
+        self, filename: str = "big.bin", type: str = "application/octet-stream"
+    ) -> Any:
+        r = self.call(
+            "POST", "/v2/upload/s3/multipart", payload={"filename": filename, "type": type}
+        )
         assert r.status == 200, r.data
         return r.json()
 
     def sign(self, upload: Mapping[str, str], number: int, size: int) -> Reply:
-        return self.call("GET", f"/v2/upload/s3/multipart/{upload['uploadId']}/{number}",
-                         query={"s3Key": upload["key"], "size": size})
+        return self.call(
+            "GET",
+            f"/v2/upload/s3/multipart/{upload['uploadId']}/{number}",
+            query={"s3Key": upload["key"], "size": size},
+        )
 
     def complete(self, upload: Mapping[str, str], parts: list[dict[str, Any]]) -> Reply:
-        return self.call("POST", f"/v2/upload/s3/multipart/{upload['uploadId']}/complete",
-                         query={"s3Key": upload["key"]}, payload={"parts": parts})
+        return self.call(
+            "POST",
+            f"/v2/upload/s3/multipart/{upload['uploadId']}/complete",
+            query={"s3Key": upload["key"]},
+            payload={"parts": parts},
+        )
 
     def cancel(self, upload: Mapping[str, str]) -> Reply:
-        return self.call("DELETE", f"/v2/upload/s3/multipart/{upload['uploadId']}",
-                         query={"s3Key": upload["key"]})
+        return self.call(
+            "DELETE",
+            f"/v2/upload/s3/multipart/{upload['uploadId']}",
+            query={"s3Key": upload["key"]},
+        )
 
     def record(self, record_id: int) -> Any:
         r = self.call("GET", f"/v2/upload/{record_id}")
@@ -118,7 +134,9 @@ class Api:
         r = self.http.request("PUT", url, body=data, headers=dict(headers or {}))
         return Reply(r.status, r.headers, r.data)
 
-    def upload_parts(self, upload: Mapping[str, str], chunks: list[bytes]) -> list[dict[str, Union[str, int]]]:
+    def upload_parts(
+        self, upload: Mapping[str, str], chunks: list[bytes]
+    ) -> list[dict[str, Union[str, int]]]:
         parts: list[dict[str, Union[str, int]]] = []
         for number, chunk in enumerate(chunks, 1):
             signed = self.sign(upload, number, len(chunk))

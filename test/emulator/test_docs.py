@@ -35,7 +35,9 @@ def _examples() -> list[Any]:
 
 
 @pytest.mark.parametrize("code", _examples())
-def test_example(code: str, lilt_storage: S3Endpoint, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_example(
+    code: str, lilt_storage: S3Endpoint, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     saved = dict(os.environ)
     namespace: dict[str, Any] = {"__name__": "docs_example"}

@@ -23,7 +23,13 @@ def test_basic_auth_and_query_key_are_both_accepted(api: Api) -> None:
     assert api.call("GET", "/v2/upload", auth="basic").status == 200
     assert api.call("GET", "/v2/upload", auth="query").status == 200
     key = api.emu.api_key
-    both = api.call("GET", "/v2/upload", query={"key": key}, headers={"Authorization": basic(key, key)}, auth=None)
+    both = api.call(
+        "GET",
+        "/v2/upload",
+        query={"key": key},
+        headers={"Authorization": basic(key, key)},
+        auth=None,
+    )
     assert both.status == 200
 
 
@@ -38,17 +44,44 @@ AUTH_FAILURES: list[tuple[str, Callable[[str], tuple[dict[str, str], dict[str, s
     ("garbage header", lambda key: ({"Authorization": "WRONG"}, {}), "invalid Authorization"),
     ("bearer", lambda key: ({"Authorization": f"Bearer {key}"}, {}), "invalid Authorization"),
     ("bad base64", lambda key: ({"Authorization": "Basic !!!"}, {}), "invalid Authorization"),
-    ("wrong password", lambda key: ({"Authorization": basic(key, "wrong")}, {}), "invalid Authorization"),
-    ("wrong user", lambda key: ({"Authorization": basic("wrong", key)}, {}), "invalid Authorization"),
+    (
+        "wrong password",
+        lambda key: ({"Authorization": basic(key, "wrong")}, {}),
+        "invalid Authorization",
+    ),
+    (
+        "wrong user",
+        lambda key: ({"Authorization": basic("wrong", key)}, {}),
+        "invalid Authorization",
+    ),
     ("no colon", lambda key: ({"Authorization": _token(key)}, {}), "invalid Authorization"),
-    ("key as user only", lambda key: ({"Authorization": basic(key, "")}, {}), "invalid Authorization"),
-    ("good Basic, wrong ?key", lambda key: ({"Authorization": basic(key, key)}, {"key": "x"}), "invalid API key"),
-    ("wrong Basic, good ?key", lambda key: ({"Authorization": basic(key, "x")}, {"key": key}), "invalid Authorization"),
+    (
+        "key as user only",
+        lambda key: ({"Authorization": basic(key, "")}, {}),
+        "invalid Authorization",
+    ),
+    (
+        "good Basic, wrong ?key",
+        lambda key: ({"Authorization": basic(key, key)}, {"key": "x"}),
+        "invalid API key",
+    ),
+    (
+        "wrong Basic, good ?key",
+        lambda key: ({"Authorization": basic(key, "x")}, {"key": key}),
+        "invalid Authorization",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("case", "build", "fragment"), AUTH_FAILURES, ids=[c[0] for c in AUTH_FAILURES])
-def test_auth_failures_are_401(api: Api, case: str, build: Callable[[str], tuple[dict[str, str], dict[str, str]]], fragment: str) -> None:
+@pytest.mark.parametrize(
+    ("case", "build", "fragment"), AUTH_FAILURES, ids=[c[0] for c in AUTH_FAILURES]
+)
+def test_auth_failures_are_401(
+    api: Api,
+    case: str,
+    build: Callable[[str], tuple[dict[str, str], dict[str, str]]],
+    fragment: str,
+) -> None:
     headers, query = build(api.emu.api_key)
 
     r = api.call("GET", "/v2/upload", headers=headers, query=query, auth=None)
@@ -60,14 +93,26 @@ def test_auth_failures_are_401(api: Api, case: str, build: Callable[[str], tuple
 
 def test_every_route_requires_auth(api: Api) -> None:
     for method, path in [
-        ("GET", "/v2/upload"), ("GET", "/v2/upload/1"), ("GET", "/v2/upload/s3/params"),
-        ("POST", "/v2/upload/s3/params"), ("POST", "/v2/upload/s3/multipart"),
-        ("GET", "/v2/upload/s3/multipart/u/1"), ("POST", "/v2/upload/s3/multipart/u/complete"),
+        ("GET", "/v2/upload"),
+        ("GET", "/v2/upload/1"),
+        ("GET", "/v2/upload/s3/params"),
+        ("POST", "/v2/upload/s3/params"),
+        ("POST", "/v2/upload/s3/multipart"),
+        ("GET", "/v2/upload/s3/multipart/u/1"),
+        ("POST", "/v2/upload/s3/multipart/u/complete"),
         ("DELETE", "/v2/upload/s3/multipart/u"),
     ]:
         assert api.call(method, path, auth=None).status == 401, (method, path)
     assert {r.operation for r in api.emu.requests()} == {
-        "list", "get", "params", "initiate", "initiate_multipart", "sign", "complete", "cancel"}
+        "list",
+        "get",
+        "params",
+        "initiate",
+        "initiate_multipart",
+        "sign",
+        "complete",
+        "cancel",
+    }
 
 
 # -- routes ------------------------------------------------------------------------------
@@ -129,7 +174,9 @@ BAD_BODIES: list[tuple[str, Any, int]] = [
 
 @pytest.mark.parametrize("path", ["/v2/upload/s3/params", "/v2/upload/s3/multipart"])
 @pytest.mark.parametrize(("case", "payload", "status"), BAD_BODIES, ids=[c[0] for c in BAD_BODIES])
-def test_bad_initiate_bodies(api: Api, lilt_emulator: Emulator, path: str, case: str, payload: Any, status: int) -> None:
+def test_bad_initiate_bodies(
+    api: Api, lilt_emulator: Emulator, path: str, case: str, payload: Any, status: int
+) -> None:
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     r = api.call("POST", path, body=body, headers={"Content-Type": "application/json"})
     assert r.status == status, r.data
@@ -144,14 +191,22 @@ def test_json_bodies_need_a_json_content_type(api: Api) -> None:
         headers = {"Content-Type": content_type} if content_type else {}
         r = api.call("POST", "/v2/upload/s3/params", body=body, headers=headers)
         assert r.status == 415 and "application/json" in r.message
-    ok = api.call("POST", "/v2/upload/s3/params", body=body,
-                  headers={"Content-Type": "application/json; charset=utf-8"})
+    ok = api.call(
+        "POST",
+        "/v2/upload/s3/params",
+        body=body,
+        headers={"Content-Type": "application/json; charset=utf-8"},
+    )
     assert ok.status == 200
 
 
 def test_oversized_body_is_413(api: Api) -> None:
-    r = api.call("POST", "/v2/upload/s3/params", body=b" " * (5 * 1024 * 1024),
-                 headers={"Content-Type": "application/json"})
+    r = api.call(
+        "POST",
+        "/v2/upload/s3/params",
+        body=b" " * (5 * 1024 * 1024),
+        headers={"Content-Type": "application/json"},
+    )
     assert r.status == 413 and r.message
 
 
@@ -183,7 +238,12 @@ def test_bad_sign_requests(api: Api) -> None:
         (f"{base}/1", {"s3Key": upload["key"], "size": "big"}, 400, "size"),
         (f"{base}/1", {"s3Key": upload["key"], "size": 6 * 1024**3}, 400, "size"),
         (f"{base}/1", {"s3Key": "uploads/other", "size": 1}, 400, "s3Key"),
-        ("/v2/upload/s3/multipart/no-such-upload/1", {"s3Key": upload["key"], "size": 1}, 404, "no-such-upload"),
+        (
+            "/v2/upload/s3/multipart/no-such-upload/1",
+            {"s3Key": upload["key"], "size": 1},
+            404,
+            "no-such-upload",
+        ),
     ]
     for path, query, status, fragment in cases:
         r = api.call("GET", path, query=query)
@@ -215,8 +275,12 @@ def test_bad_complete_requests(api: Api, lilt_emulator: Emulator) -> None:
         r = api.call("POST", path, query=query, payload=payload)
         assert r.status == status, (query, payload, r.data)
         assert r.message
-    unknown = api.call("POST", "/v2/upload/s3/multipart/nope/complete", query=key,
-                       payload={"parts": [{"ETag": "e", "PartNumber": 1}]})
+    unknown = api.call(
+        "POST",
+        "/v2/upload/s3/multipart/nope/complete",
+        query=key,
+        payload={"parts": [{"ETag": "e", "PartNumber": 1}]},
+    )
     assert unknown.status == 404
     assert [u.upload_id for u in lilt_emulator.list_multipart_uploads()] == [upload["uploadId"]]
 
@@ -224,8 +288,13 @@ def test_bad_complete_requests(api: Api, lilt_emulator: Emulator) -> None:
 def test_bad_cancel_requests(api: Api) -> None:
     upload = api.initiate_multipart()
     assert api.call("DELETE", f"/v2/upload/s3/multipart/{upload['uploadId']}").status == 400
-    assert api.call("DELETE", "/v2/upload/s3/multipart/nope", query={"s3Key": upload["key"]}).status == 404
-    wrong_key = api.call("DELETE", f"/v2/upload/s3/multipart/{upload['uploadId']}", query={"s3Key": "k"})
+    assert (
+        api.call("DELETE", "/v2/upload/s3/multipart/nope", query={"s3Key": upload["key"]}).status
+        == 404
+    )
+    wrong_key = api.call(
+        "DELETE", f"/v2/upload/s3/multipart/{upload['uploadId']}", query={"s3Key": "k"}
+    )
     assert wrong_key.status == 400
 
 
@@ -251,7 +320,10 @@ def test_unknown_status_filter_matches_nothing(api: Api) -> None:
 
 
 def test_unexpected_errors_are_a_json_500_without_traceback(
-    api: Api, lilt_emulator: Emulator, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    api: Api,
+    lilt_emulator: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     def explode(self: EmulatorApp, call: object) -> None:
         raise RuntimeError("boom in the emulator")
@@ -263,7 +335,9 @@ def test_unexpected_errors_are_a_json_500_without_traceback(
     assert r.status == 500
     assert "Traceback" not in r.data.decode() and "boom" not in r.data.decode()
     assert r.message
-    assert any("boom in the emulator" in (rec.exc_text or "") or rec.exc_info for rec in caplog.records)
+    assert any(
+        "boom in the emulator" in (rec.exc_text or "") or rec.exc_info for rec in caplog.records
+    )
     monkeypatch.undo()
     lilt_emulator.clear_requests()  # the 500 was on purpose (see the api fixture's check)
     assert api.call("GET", "/v2/upload").status == 200

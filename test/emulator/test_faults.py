@@ -77,7 +77,10 @@ def test_plan_is_thread_safe() -> None:
 
 
 def test_fault_constructors_validate() -> None:
-    assert ApiFault.rate_limited(2, reset=1.5).headers == (("Retry-After", "2"), ("X-RateLimit-Reset", "1.5"))
+    assert ApiFault.rate_limited(2, reset=1.5).headers == (
+        ("Retry-After", "2"),
+        ("X-RateLimit-Reset", "1.5"),
+    )
     assert ApiFault.rate_limited(None).headers == ()
     assert ApiFault.rate_limited("Wed, 21 Oct 2015 07:28:00 GMT").headers[0][1].startswith("Wed")
     with pytest.raises(ValueError):
@@ -113,8 +116,9 @@ def test_rate_limited_answers_429_with_retry_after(api: Api, lilt_emulator: Emul
 @pytest_storage
 def test_server_errors_hit_only_the_named_operation(api: Api, lilt_emulator: Emulator) -> None:
     upload = api.initiate_multipart()
-    lilt_emulator.faults.script(ApiFault.server_error(503, retry_after=1), ApiFault.server_error(),
-                                operation="sign")
+    lilt_emulator.faults.script(
+        ApiFault.server_error(503, retry_after=1), ApiFault.server_error(), operation="sign"
+    )
 
     other = api.call("GET", "/v2/upload")
     statuses = [api.sign(upload, 1, 10).status for _ in range(3)]
@@ -127,7 +131,9 @@ def test_server_errors_hit_only_the_named_operation(api: Api, lilt_emulator: Emu
 
 
 @pytest_storage
-def test_injected_complete_failure_leaves_the_upload_completable(api: Api, lilt_emulator: Emulator) -> None:
+def test_injected_complete_failure_leaves_the_upload_completable(
+    api: Api, lilt_emulator: Emulator
+) -> None:
     upload = api.initiate_multipart()
     parts = api.upload_parts(upload, [b"x" * 10])
     lilt_emulator.faults.inject(ApiFault.server_error(502), operation="complete_multipart_upload")
@@ -156,7 +162,9 @@ def test_random_faults_over_http_are_bounded(api: Api, lilt_emulator: Emulator) 
 
 
 @pytest_storage
-def test_faults_spare_unauthenticated_and_unrouted_requests(api: Api, lilt_emulator: Emulator) -> None:
+def test_faults_spare_unauthenticated_and_unrouted_requests(
+    api: Api, lilt_emulator: Emulator
+) -> None:
     lilt_emulator.faults.inject(ApiFault.server_error(), times=1)
     assert api.call("GET", "/v2/upload", auth=None).status == 401
     assert api.call("GET", "/v2/nowhere").status == 404
@@ -165,7 +173,9 @@ def test_faults_spare_unauthenticated_and_unrouted_requests(api: Api, lilt_emula
 
 
 @pytest_storage
-def test_concurrent_requests_get_exactly_the_injected_faults(api: Api, lilt_emulator: Emulator) -> None:
+def test_concurrent_requests_get_exactly_the_injected_faults(
+    api: Api, lilt_emulator: Emulator
+) -> None:
     lilt_emulator.faults.inject(ApiFault.rate_limited(1), times=10, operation="list")
 
     with ThreadPoolExecutor(6) as pool:

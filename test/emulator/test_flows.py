@@ -18,8 +18,11 @@ MiB = 1024 * 1024
 
 def test_single_upload_round_trip(api: Api, lilt_emulator: Emulator) -> None:
     data = os.urandom(300_000)
-    answer = api.initiate("report.pdf", "application/pdf",
-                          metadata={"size": len(data), "category": "docs", "labels": ["a", "b"]})
+    answer = api.initiate(
+        "report.pdf",
+        "application/pdf",
+        metadata={"size": len(data), "category": "docs", "labels": ["a", "b"]},
+    )
     assert answer["method"] == "PUT"
     assert answer["key"].endswith("/report.pdf")
     assert answer["url"].startswith(lilt_emulator.storage.url + "/")
@@ -31,15 +34,31 @@ def test_single_upload_round_trip(api: Api, lilt_emulator: Emulator) -> None:
     info = lilt_emulator.head_object(answer["key"])
     assert info is not None
     assert (info.size, info.etag, info.content_type) == (
-        len(data), f'"{hashlib.md5(data).hexdigest()}"', "application/pdf")
+        len(data),
+        f'"{hashlib.md5(data).hexdigest()}"',
+        "application/pdf",
+    )
     [record] = lilt_emulator.uploads()
-    assert (record.kind, record.status, record.metadata.labels) == ("single", "uploaded", ("a", "b"))
+    assert (record.kind, record.status, record.metadata.labels) == (
+        "single",
+        "uploaded",
+        ("a", "b"),
+    )
 
 
 def test_get_params_variant_takes_query_metadata(api: Api, lilt_emulator: Emulator) -> None:
-    r = api.call("GET", "/v2/upload/s3/params", query={
-        "filename": "f.json", "type": "application/json", "metadata.size": 2,
-        "metadata.category": "c", "metadata.uuid": "u-1", "metadata.labels": "x,y"})
+    r = api.call(
+        "GET",
+        "/v2/upload/s3/params",
+        query={
+            "filename": "f.json",
+            "type": "application/json",
+            "metadata.size": 2,
+            "metadata.category": "c",
+            "metadata.uuid": "u-1",
+            "metadata.labels": "x,y",
+        },
+    )
 
     assert r.status == 200, r.data
     assert api.put(r.json()["url"], b"{}", {"Content-Type": "application/json"}).status == 200
@@ -125,7 +144,9 @@ def test_cancel_leaves_no_upload_behind(api: Api, lilt_emulator: Emulator) -> No
 
 
 @pytest.mark.parametrize("path", ["/v2/upload/s3/params", "/v2/upload/s3/multipart"])
-def test_bulk_of_100_is_accepted_and_101_refused(api: Api, lilt_emulator: Emulator, path: str) -> None:
+def test_bulk_of_100_is_accepted_and_101_refused(
+    api: Api, lilt_emulator: Emulator, path: str
+) -> None:
     items = [{"filename": f"f{i}.txt", "type": "text/plain"} for i in range(101)]
 
     refused = api.call("POST", path, payload=items)
@@ -145,10 +166,10 @@ def test_bulk_of_100_is_accepted_and_101_refused(api: Api, lilt_emulator: Emulat
 
 
 def test_records_follow_the_lifecycle(api: Api, lilt_emulator: Emulator) -> None:
-    single = api.initiate("one.txt")                   # id 1
-    finished = api.initiate_multipart("two.bin")       # id 2
-    cancelled = api.initiate_multipart("three.bin")    # id 3
-    api.initiate("never-uploaded.txt")                 # id 4
+    single = api.initiate("one.txt")  # id 1
+    finished = api.initiate_multipart("two.bin")  # id 2
+    cancelled = api.initiate_multipart("three.bin")  # id 3
+    api.initiate("never-uploaded.txt")  # id 4
     before = [api.record(i)["status"] for i in (1, 2, 3, 4)]
 
     api.put(single["url"], b"1", {"Content-Type": "text/plain"})
@@ -157,7 +178,11 @@ def test_records_follow_the_lifecycle(api: Api, lilt_emulator: Emulator) -> None
 
     assert before == ["pending"] * 4
     assert [api.record(i)["status"] for i in (1, 2, 3, 4)] == [
-        "uploaded", "uploaded", "cancelled", "pending"]
+        "uploaded",
+        "uploaded",
+        "cancelled",
+        "pending",
+    ]
     record = api.record(2)
     assert set(record) == {"id", "filename", "status", "created_at"}
     assert record["id"] == 2 and record["filename"] == "two.bin"

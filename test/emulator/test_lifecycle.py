@@ -189,7 +189,9 @@ def test_emulator_keeps_a_bucket_it_was_given(lilt_storage: S3Endpoint) -> None:
 def test_cli_prints_what_to_use_and_stops_on_sigterm() -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "lilt.testing", "--url-lifetime", "60"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert process.stdout is not None
@@ -198,7 +200,9 @@ def test_cli_prints_what_to_use_and_stops_on_sigterm() -> None:
         while time.monotonic() < deadline and not (lines and "Ctrl-C" in lines[-1]):
             lines.append(process.stdout.readline())
         text = "".join(lines)
-        fields = {k: v.strip() for k, v in (line.strip().split(": ", 1) for line in lines if ": " in line)}
+        fields = {
+            k: v.strip() for k, v in (line.strip().split(": ", 1) for line in lines if ": " in line)
+        }
         base_url, key = fields["base URL"], fields["API key"]
         storage_port = int(fields["storage"].split(",")[0].rsplit(":", 1)[1])
         assert f"LILT_API_KEY={key} LILT_API_HOST={base_url}" in text
@@ -245,12 +249,15 @@ def test_import_is_light_and_independent_of_the_sdk() -> None:
         assert not loaded, loaded
         print("ok")
     """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
     assert result.stdout.strip() == "ok", result.stderr
 
 
 def test_fixtures_work_in_a_users_test_suite(lilt_storage: S3Endpoint, tmp_path: Path) -> None:
-    (tmp_path / "test_user.py").write_text(textwrap.dedent("""
+    (tmp_path / "test_user.py").write_text(
+        textwrap.dedent("""
         import json, urllib3
 
         def test_one(lilt_emulator, lilt_storage):
@@ -266,13 +273,31 @@ def test_fixtures_work_in_a_users_test_suite(lilt_storage: S3Endpoint, tmp_path:
             http.clear()
 
         test_two = test_one
-    """))
-    env = {**os.environ, "LILT_TEST_S3_ENDPOINT": lilt_storage.url,
-           "LILT_TEST_S3_ACCESS_KEY": lilt_storage.access_key,
-           "LILT_TEST_S3_SECRET_KEY": lilt_storage.secret_key}
+    """)
+    )
+    env = {
+        **os.environ,
+        "LILT_TEST_S3_ENDPOINT": lilt_storage.url,
+        "LILT_TEST_S3_ACCESS_KEY": lilt_storage.access_key,
+        "LILT_TEST_S3_SECRET_KEY": lilt_storage.secret_key,
+    }
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error", "test_user.py"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-W",
+            "error",
+            "test_user.py",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     buckets = (tmp_path / "buckets.txt").read_text().split()
@@ -287,10 +312,17 @@ def test_fixtures_work_in_a_users_test_suite(lilt_storage: S3Endpoint, tmp_path:
 
 def test_endpoint_from_env() -> None:
     assert S3Endpoint.from_env({}) is None
-    endpoint = S3Endpoint.from_env({"LILT_TEST_S3_ENDPOINT": "http://h:1/", "LILT_TEST_S3_ACCESS_KEY": "a",
-                                    "LILT_TEST_S3_SECRET_KEY": "s"})
+    endpoint = S3Endpoint.from_env(
+        {
+            "LILT_TEST_S3_ENDPOINT": "http://h:1/",
+            "LILT_TEST_S3_ACCESS_KEY": "a",
+            "LILT_TEST_S3_SECRET_KEY": "s",
+        }
+    )
     assert endpoint == S3Endpoint("http://h:1", "a", "s")
-    assert "s" not in repr(endpoint).replace("access_key", "").replace("us-east", "").replace("S3Endpoint", "")
+    assert "s" not in repr(endpoint).replace("access_key", "").replace("us-east", "").replace(
+        "S3Endpoint", ""
+    )
     with pytest.raises(ValueError, match="LILT_TEST_S3_SECRET_KEY"):
         S3Endpoint.from_env({"LILT_TEST_S3_ENDPOINT": "http://h:1", "LILT_TEST_S3_ACCESS_KEY": "a"})
 
@@ -353,9 +385,14 @@ def test_api_keeps_connections_alive_as_lilt_does(lilt_emulator: Emulator) -> No
     port = int(lilt_emulator.base_url.rsplit(":", 1)[1])
     auth = base64.b64encode(f"{lilt_emulator.api_key}:{lilt_emulator.api_key}".encode())
     body = json.dumps({"filename": "a.txt", "type": "text/plain", "metadata": {"size": 3}})
-    post = (b"POST /v2/upload/s3/params HTTP/1.1\r\nHost: x\r\nAuthorization: Basic " + auth
-            + b"\r\nContent-Type: application/json\r\nContent-Length: "
-            + str(len(body)).encode() + b"\r\n\r\n" + body.encode())
+    post = (
+        b"POST /v2/upload/s3/params HTTP/1.1\r\nHost: x\r\nAuthorization: Basic "
+        + auth
+        + b"\r\nContent-Type: application/json\r\nContent-Length: "
+        + str(len(body)).encode()
+        + b"\r\n\r\n"
+        + body.encode()
+    )
     get = b"GET /v2/upload HTTP/1.1\r\nHost: x\r\nAuthorization: Basic " + auth + b"\r\n\r\n"
     missing = b"GET /v2/nowhere HTTP/1.1\r\nHost: x\r\n\r\n"
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
@@ -368,9 +405,12 @@ def test_api_keeps_connections_alive_as_lilt_does(lilt_emulator: Emulator) -> No
         head, _ = _exchange(sock, get.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
         assert b"connection: close" in head.lower()
         assert _closed_by_server(sock)
-    too_big = (b"POST /v2/upload/s3/params HTTP/1.1\r\nHost: x\r\nAuthorization: Basic " + auth
-               + b"\r\nContent-Type: application/json\r\nContent-Length: 5000000\r\n\r\n"
-               + b" " * 5_000_000)
+    too_big = (
+        b"POST /v2/upload/s3/params HTTP/1.1\r\nHost: x\r\nAuthorization: Basic "
+        + auth
+        + b"\r\nContent-Type: application/json\r\nContent-Length: 5000000\r\n\r\n"
+        + b" " * 5_000_000
+    )
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         head, _ = _exchange(sock, too_big)
         assert head.startswith(b"HTTP/1.1 413") and b"connection: close" in head.lower()

@@ -79,8 +79,14 @@ def test_urls_carry_no_lilt_credentials(api: Api, lilt_emulator: Emulator) -> No
     assert lilt_emulator.api_key not in answer["url"]
     query = dict(parse_qsl(urlsplit(answer["url"]).query))
     assert "key" not in query
-    assert set(query) == {"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date",
-                          "X-Amz-Expires", "X-Amz-SignedHeaders", "X-Amz-Signature"}
+    assert set(query) == {
+        "X-Amz-Algorithm",
+        "X-Amz-Credential",
+        "X-Amz-Date",
+        "X-Amz-Expires",
+        "X-Amz-SignedHeaders",
+        "X-Amz-Signature",
+    }
 
 
 def test_presign_endpoint_routes_uploads_through_a_proxy(api: Api, lilt_emulator: Emulator) -> None:

@@ -90,8 +90,9 @@ def capture_everything(monkeypatch: pytest.MonkeyPatch, seen: Readable) -> Itera
     for cls in (ApiException, StorageError):
         original = cls.__init__
 
-        def recording(self: BaseException, *args: Any, __original: Any = original,
-                      **kwargs: Any) -> None:
+        def recording(
+            self: BaseException, *args: Any, __original: Any = original, **kwargs: Any
+        ) -> None:
             __original(self, *args, **kwargs)
             capturing.created.append(self)
 

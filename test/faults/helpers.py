@@ -97,8 +97,11 @@ class Readable:
     def error(self, exc: BaseException) -> None:
         """Everything a user could read from ``exc``: its text, its traceback with every
         cause, and every attribute and pickle of it and of each exception in its chain."""
-        texts = [str(exc), repr(exc),
-                 "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))]
+        texts = [
+            str(exc),
+            repr(exc),
+            "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+        ]
         for link in _chain(exc):
             texts.append(repr(link.args))
             texts.append(repr(getattr(link, "__dict__", {})))
@@ -131,8 +134,9 @@ def client_side(line: str) -> bool:
     return not any(name == s or name.startswith(s + ".") for s in SERVER_LOGGERS)
 
 
-def find_leaks(logs: Iterable[str], errors: Iterable[str],
-               secrets: Iterable[str]) -> list[tuple[str, str, str]]:
+def find_leaks(
+    logs: Iterable[str], errors: Iterable[str], secrets: Iterable[str]
+) -> list[tuple[str, str, str]]:
     """(the secret's first 6 characters, where, the text) for each secret of 8 or more
     characters (shorter ones are too common to search for) found in a text."""
     searched = sorted(s for s in secrets if len(s) >= 8)

@@ -28,7 +28,10 @@ THRESHOLD = 6 * MiB
 #: the transfer defaults' shape with millisecond waits
 STORAGE_RETRY = lilt.RetryPolicy(attempts=5, backoff_base=0.01, backoff_cap=0.05, budget=60)
 API_RETRY = lilt.RetryPolicy(
-    attempts=4, backoff_base=0.01, backoff_cap=0.05, budget=60,
+    attempts=4,
+    backoff_base=0.01,
+    backoff_cap=0.05,
+    budget=60,
     statuses=frozenset({429, 502, 503, 504}),
 )
 
@@ -45,7 +48,9 @@ class Progress:
     def __call__(self, event: lilt.transfer.ProgressEvent) -> None:
         previous = self.last.get(event.name)
         if previous is not None and event.file_bytes < previous.file_bytes:
-            self.problems.append(f"{event.name} went back {previous.file_bytes}->{event.file_bytes}")
+            self.problems.append(
+                f"{event.name} went back {previous.file_bytes}->{event.file_bytes}"
+            )
         if event.total_bytes < self.total:
             self.problems.append(f"total went back {self.total}->{event.total_bytes}")
         self.total = event.total_bytes
@@ -62,8 +67,9 @@ class Rig:
     never to reach storage.
     """
 
-    def __init__(self, s3: Any, tmp: Path, auth: str, ledger: Ledger,
-                 url_lifetime: int = 3600) -> None:
+    def __init__(
+        self, s3: Any, tmp: Path, auth: str, ledger: Ledger, url_lifetime: int = 3600
+    ) -> None:
         from lilt.testing import Emulator
 
         self.tmp = tmp
@@ -89,18 +95,24 @@ class Rig:
     def api_config(self) -> lilt.Configuration:
         key = self.emu.api_key
         if self.auth == "query":
-            config = lilt.Configuration(host=self.api_proxy.url, api_key={"ApiKeyAuth": key},
-                                        retries=self.api_retry)
+            config = lilt.Configuration(
+                host=self.api_proxy.url, api_key={"ApiKeyAuth": key}, retries=self.api_retry
+            )
         else:
-            config = lilt.Configuration(host=self.api_proxy.url, username=key, password=key,
-                                        retries=self.api_retry)
+            config = lilt.Configuration(
+                host=self.api_proxy.url, username=key, password=key, retries=self.api_retry
+            )
         config.timeout = self.api_timeout
         return config
 
     def transfer_config(self, **changes: Any) -> lilt.TransferConfig:
         options: dict[str, Any] = dict(
-            part_size=PART, multipart_threshold=THRESHOLD, concurrency=3, retry=STORAGE_RETRY,
-            storage_timeout=(3.0, 1.5), progress=self.progress,
+            part_size=PART,
+            multipart_threshold=THRESHOLD,
+            concurrency=3,
+            retry=STORAGE_RETRY,
+            storage_timeout=(3.0, 1.5),
+            progress=self.progress,
         )
         options.update(changes)
         return lilt.TransferConfig(**options)
@@ -122,7 +134,9 @@ class Rig:
                 return [lilt.upload_file(paths[0], client=client, config=config)]
             return lilt.upload_files(paths, client=client, config=config)
 
-    def expect_failure(self, paths: Sequence[Path], **changes: Any) -> lilt.exceptions.TransferError:
+    def expect_failure(
+        self, paths: Sequence[Path], **changes: Any
+    ) -> lilt.exceptions.TransferError:
         with pytest.raises(lilt.exceptions.TransferError) as caught:
             self.upload(paths, **changes)
         self.seen.error(caught.value)
@@ -130,8 +144,9 @@ class Rig:
 
     # -- checks ------------------------------------------------------------------
 
-    def verify(self, results: Sequence[lilt.UploadResult], *,
-               others: Optional[dict[str, str]] = None) -> None:
+    def verify(
+        self, results: Sequence[lilt.UploadResult], *, others: Optional[dict[str, str]] = None
+    ) -> None:
         """Byte for byte, no orphan multipart upload, no extra object, exact progress."""
         losses = 0
         for result in results:
@@ -146,8 +161,7 @@ class Rig:
             self.expected[result.key] = hashlib.sha256(source).hexdigest()
             last = self.progress.last.get(result.path)
             assert last is not None and last.file_bytes == len(source) == result.size, (
-                f"progress of {result.path} ended at {last and last.file_bytes}, "
-                f"not {len(source)}"
+                f"progress of {result.path} ended at {last and last.file_bytes}, not {len(source)}"
             )
             assert self.progress.done.get(result.path) == 1
         self.totals.losses += losses
@@ -178,17 +192,24 @@ class Rig:
         # by kind, and HTTP errors by status (503 SlowDown, 500 InternalError, ...)
         storage = Counter(self.proxy.counts)
         answered = Counter(
-            f"http_{r.fault.status}" for r in self.proxy.requests
+            f"http_{r.fault.status}"
+            for r in self.proxy.requests
             if r.fault is not None and r.fault.kind is FaultKind.HTTP_ERROR
         )
         storage.subtract({"http_error": sum(answered.values())})
         storage.update(answered)
         self.totals.add_faults({f"storage:{k}": v for k, v in storage.items() if v})
         self.totals.add_faults({f"api-net:{k}": v for k, v in self.api_proxy.counts.items()})
-        self.totals.add_faults(dict(Counter(
-            f"api:{i.fault.kind}_{i.fault.status}" if i.fault.status else f"api:{i.fault.kind}"
-            for i in self.emu.faults.injected
-        )))
+        self.totals.add_faults(
+            dict(
+                Counter(
+                    f"api:{i.fault.kind}_{i.fault.status}"
+                    if i.fault.status
+                    else f"api:{i.fault.kind}"
+                    for i in self.emu.faults.injected
+                )
+            )
+        )
         for record in self.proxy.requests:  # the signatures storage saw are secrets too
             self.seen.secret(record.query.get("X-Amz-Signature", ""))
 

@@ -33,10 +33,11 @@ KEY = "k3y-Secret-0123456789"
 FAST = lilt.RetryPolicy(
     attempts=4, backoff_base=0.01, backoff_cap=0.02, statuses=frozenset({429, 502, 503, 504})
 )
-UPLOAD = {"id": 7, "filename": "a.txt", "status": "uploaded",
-          "created_at": "2026-01-02T03:04:05Z"}
+UPLOAD = {"id": 7, "filename": "a.txt", "status": "uploaded", "created_at": "2026-01-02T03:04:05Z"}
 STARTED = {"uploadId": "U1", "key": "uploads/a.bin"}
 BODY = lilt.InitiateMultipartUploadBody(filename="a.bin", type="application/octet-stream")
+
+
 def lilt_like(seen: Seen) -> Reply:
     if seen.method == "GET" and seen.path.startswith("/v2/upload/"):
         return Reply(body=UPLOAD, headers={"x-request-id": "req-ok"})
@@ -117,8 +118,9 @@ def test_refused_connection_is_api_connection_error_and_urllib3_max_retry_error(
     connects: list[tuple[str, int]],
 ) -> None:
     port = closed_port()
-    with lilt.ApiClient(lilt.Configuration(host=f"http://127.0.0.1:{port}",
-                                           api_key={"ApiKeyAuth": KEY})) as client:
+    with lilt.ApiClient(
+        lilt.Configuration(host=f"http://127.0.0.1:{port}", api_key={"ApiKeyAuth": KEY})
+    ) as client:
         api = lilt.UploadsApi(client)
         # A POST too: nothing was sent, so the default policy retries it.
         with pytest.raises(ApiConnectionError) as caught:
@@ -140,9 +142,7 @@ def test_retries_zero_makes_one_attempt(connects: list[tuple[str, int]]) -> None
     assert len(connects) == 1
 
 
-def test_refused_once_then_served(
-    make_api: MakeApi, proxy: FaultProxy, server: Upstream
-) -> None:
+def test_refused_once_then_served(make_api: MakeApi, proxy: FaultProxy, server: Upstream) -> None:
     # A reset at accept time may surface while connecting (retried for any
     # method) or on the first read (retried for GET): GET recovers either way.
     proxy.refuse_connections(1)
@@ -204,9 +204,7 @@ def test_truncated_body_is_a_connection_error(make_api: MakeApi, proxy: FaultPro
         make_api().get_upload_by_id(7)
 
 
-def test_reset_mid_response_is_a_connection_error(
-    make_api: MakeApi, proxy: FaultProxy
-) -> None:
+def test_reset_mid_response_is_a_connection_error(make_api: MakeApi, proxy: FaultProxy) -> None:
     proxy.inject(Fault.reset_response(after=5))
     with pytest.raises(ApiConnectionError):
         make_api().get_upload_by_id(7)
@@ -325,8 +323,9 @@ def test_429_asking_for_a_long_wait_is_reported_at_once(
 def test_gateway_errors_are_retried_for_get(
     make_api: MakeApi, server: Upstream, status: int
 ) -> None:
-    server.queue(Reply(status=status, body="<html>bad gateway</html>",
-                       headers={"Content-Type": "text/html"}))
+    server.queue(
+        Reply(status=status, body="<html>bad gateway</html>", headers={"Content-Type": "text/html"})
+    )
     assert make_api().get_upload_by_id(7).id == 7
     assert len(server.seen) == 2
 
@@ -364,9 +363,7 @@ def test_5xx_exhausted_is_service_exception(make_api: MakeApi, server: Upstream)
     assert len(server.seen) == 4
 
 
-def test_retries_zero_turns_retrying_off_for_statuses(
-    make_api: MakeApi, server: Upstream
-) -> None:
+def test_retries_zero_turns_retrying_off_for_statuses(make_api: MakeApi, server: Upstream) -> None:
     api = make_api(retries=0)
     server.queue(Reply(status=503), Reply(status=429, headers={"Retry-After": "0"}))
     with pytest.raises(ServiceException):

@@ -55,8 +55,12 @@ def digest(data: bytes) -> str:
 def test_forwards_requests_and_responses_unchanged_on_one_keepalive_connection(
     proxy: FaultProxy, upstream: Upstream, http: urllib3.PoolManager
 ) -> None:
-    first = http.request("PUT", f"{proxy.url}/bucket/key?partNumber=1", body=BODY,
-                         headers={"Content-Type": "application/octet-stream"})
+    first = http.request(
+        "PUT",
+        f"{proxy.url}/bucket/key?partNumber=1",
+        body=BODY,
+        headers={"Content-Type": "application/octet-stream"},
+    )
     second = http.request("GET", f"{proxy.url}/other")
     assert first.status == 200
     assert first.json() == {"sha256": digest(BODY), "length": len(BODY)}
@@ -94,10 +98,16 @@ def test_bodiless_answers_keep_the_connection_in_step(
     proxy: FaultProxy, upstream: Upstream, http: urllib3.PoolManager
 ) -> None:
     """204, 304 and HEAD answers have no body, whatever their headers say."""
-    upstream.queue(Reply(status=204), Reply(status=304, headers={"ETag": '"e"'}),
-                   Reply(body=b"x" * 100), Reply(body=b"last"))
-    statuses = [http.request(method, f"{proxy.url}/{n}").status
-                for n, method in enumerate(["GET", "GET", "HEAD"])]
+    upstream.queue(
+        Reply(status=204),
+        Reply(status=304, headers={"ETag": '"e"'}),
+        Reply(body=b"x" * 100),
+        Reply(body=b"last"),
+    )
+    statuses = [
+        http.request(method, f"{proxy.url}/{n}").status
+        for n, method in enumerate(["GET", "GET", "HEAD"])
+    ]
     last = http.request("GET", f"{proxy.url}/last")
     assert statuses == [204, 304, 200]
     assert last.data == b"last"
@@ -107,8 +117,9 @@ def test_bodiless_answers_keep_the_connection_in_step(
 
 def test_an_interim_100_continue_is_forwarded(proxy: FaultProxy, upstream: Upstream) -> None:
     with socket.create_connection(proxy.address, timeout=10) as sock:
-        sock.sendall(b"PUT /wait HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
-                     b"Expect: 100-continue\r\n\r\n")
+        sock.sendall(
+            b"PUT /wait HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"
+        )
         interim = b""
         while b"\r\n\r\n" not in interim:
             interim += sock.recv(1000)
@@ -214,8 +225,9 @@ def test_stall_body_longer_than_the_client_waits(
 ) -> None:
     proxy.inject(Fault.stall_body(10, after=1000))
     with pytest.raises((ProtocolError, ReadTimeoutError)):
-        http.request("PUT", f"{proxy.url}/part", body=BODY,
-                     timeout=urllib3.Timeout(connect=5, read=0.3))
+        http.request(
+            "PUT", f"{proxy.url}/part", body=BODY, timeout=urllib3.Timeout(connect=5, read=0.3)
+        )
     assert proxy.counts == {"stall_body": 1}
 
 
@@ -369,8 +381,12 @@ def test_fault_values_are_checked() -> None:
 def test_request_records_are_what_the_client_sent(
     proxy: FaultProxy, http: urllib3.PoolManager
 ) -> None:
-    http.request("POST", f"{proxy.url}/v2/upload?key=abc&x=1", body=json.dumps({"a": 1}),
-                 headers={"Authorization": "Basic Zm9vOmJhcg=="})
+    http.request(
+        "POST",
+        f"{proxy.url}/v2/upload?key=abc&x=1",
+        body=json.dumps({"a": 1}),
+        headers={"Authorization": "Basic Zm9vOmJhcg=="},
+    )
     (record,) = proxy.requests
     assert record.method == "POST"
     assert record.target == "/v2/upload?key=abc&x=1"
@@ -405,7 +421,8 @@ def test_stop_while_connections_keep_arriving(upstream: Upstream) -> None:
 
 def test_without_h11_the_import_says_which_extra_to_install() -> None:
     blocked = "import sys; sys.modules['h11'] = None; import lilt.testing.proxy"
-    result = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True,
-                            timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", blocked], capture_output=True, text=True, timeout=60, check=False
+    )
     assert result.returncode != 0
     assert "lilt.testing.proxy needs h11: pip install 'lilt[emulator]'" in result.stderr

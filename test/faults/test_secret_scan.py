@@ -52,8 +52,9 @@ def test_the_scan_finds_a_secret_in_an_errors_text_attributes_chain_and_logs() -
     readable.logs.lines.append(f"lilt.testing.app DEBUG stored {SECRET}")  # the server side
 
     found = readable.leaks()
-    assert [(where, text.startswith("lilt DEBUG")) for _, where, text in found
-            if where == "logs"] == [("logs", True)]
+    assert [
+        (where, text.startswith("lilt DEBUG")) for _, where, text in found if where == "logs"
+    ] == [("logs", True)]
     assert any(where == "errors" for _, where, _ in found)
     assert {prefix for prefix, _, _ in found} <= {SECRET[:6], quote(SECRET, safe="")[:6]}
     # values under 8 characters are too common to search for

@@ -98,15 +98,31 @@ print(json.dumps({"ok": True}), flush=True)
 class Child:
     """The uploader in a child process, with its output and how long its end took."""
 
-    def __init__(self, rig: Rig, paths: list[Path], *, journal: Optional[Path] = None,
-                 raise_on_term: bool = False, concurrency: int = 3, **extra: Any) -> None:
-        spec = {"paths": [str(p) for p in paths], "part_size": PART,
-                "concurrency": concurrency, "raise_on_term": raise_on_term,
-                "journal": str(journal) if journal else None, **extra}
+    def __init__(
+        self,
+        rig: Rig,
+        paths: list[Path],
+        *,
+        journal: Optional[Path] = None,
+        raise_on_term: bool = False,
+        concurrency: int = 3,
+        **extra: Any,
+    ) -> None:
+        spec = {
+            "paths": [str(p) for p in paths],
+            "part_size": PART,
+            "concurrency": concurrency,
+            "raise_on_term": raise_on_term,
+            "journal": str(journal) if journal else None,
+            **extra,
+        }
         env = {**os.environ, **rig.emu.env}
         self.process = subprocess.Popen(
-            [sys.executable, "-c", CHILD, json.dumps(spec)], env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [sys.executable, "-c", CHILD, json.dumps(spec)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
             # its own dispositions are set in CHILD; it starts with the defaults restored
             restore_signals=True,
         )
@@ -294,7 +310,8 @@ def test_a_journal_that_cannot_record_the_start_aborts(rig: Rig) -> None:
 def initiate(rig: Rig, path: Path) -> tuple[str, str]:
     with lilt.ApiClient(rig.api_config()) as client:
         answer = lilt.UploadsApi(client).initiate_multipart_upload(
-            lilt.InitiateMultipartUploadBody(filename=path.name, type="application/octet-stream"))
+            lilt.InitiateMultipartUploadBody(filename=path.name, type="application/octet-stream")
+        )
     return answer.upload_id, answer.key
 
 
@@ -303,10 +320,19 @@ def journal_line(path: Path, upload_id: Any, key: Any, **changes: Any) -> dict[s
 
     with FileSource(path) as source:
         identity = source.identity()
-    line = {"event": "start", "v": 1, "path": os.path.realpath(path), "size": identity.size,
-            "mtime_ns": identity.mtime_ns, "sample": identity.sample, "filename": path.name,
-            "content_type": "application/octet-stream", "key": key, "upload_id": upload_id,
-            "part_size": PART}
+    line = {
+        "event": "start",
+        "v": 1,
+        "path": os.path.realpath(path),
+        "size": identity.size,
+        "mtime_ns": identity.mtime_ns,
+        "sample": identity.sample,
+        "filename": path.name,
+        "content_type": "application/octet-stream",
+        "key": key,
+        "upload_id": upload_id,
+        "part_size": PART,
+    }
     line.update(changes)
     return line
 
@@ -368,8 +394,9 @@ def test_a_journal_for_a_changed_file_is_refused_clearly(rig: Rig) -> None:
 
 
 FATAL = Fault.http_error(
-    400, '<?xml version="1.0"?><Error><Code>InvalidArgument</Code>'
-    "<Message>injected</Message></Error>", {"Content-Type": "application/xml"},
+    400,
+    '<?xml version="1.0"?><Error><Code>InvalidArgument</Code><Message>injected</Message></Error>',
+    {"Content-Type": "application/xml"},
 )
 
 

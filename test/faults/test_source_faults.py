@@ -67,9 +67,9 @@ class HookedApi:
         return hooked
 
 
-def upload_changing(rig: Rig, path: Path, how: str, when: str, **changes: Any) -> tuple[
-    Optional[lilt.UploadResult], Optional[TransferError], list[bytes]
-]:
+def upload_changing(
+    rig: Rig, path: Path, how: str, when: str, **changes: Any
+) -> tuple[Optional[lilt.UploadResult], Optional[TransferError], list[bytes]]:
     """Upload ``path`` while changing it; return the result or error, and every version."""
     versions = [path.read_bytes()]
     changed = threading.Event()
@@ -108,8 +108,13 @@ def upload_changing(rig: Rig, path: Path, how: str, when: str, **changes: Any) -
     return result, error, versions
 
 
-def check_outcome(rig: Rig, result: Optional[lilt.UploadResult], error: Optional[TransferError],
-                  versions: list[bytes], label: str) -> str:
+def check_outcome(
+    rig: Rig,
+    result: Optional[lilt.UploadResult],
+    error: Optional[TransferError],
+    versions: list[bytes],
+    label: str,
+) -> str:
     """One real version stored and reported, or SourceChangedError and nothing stored."""
     rig.totals.add_faults({f"source:{label}": 1})
     digests = [hashlib.sha256(v).hexdigest() for v in versions]
@@ -139,7 +144,9 @@ def check_outcome(rig: Rig, result: Optional[lilt.UploadResult], error: Optional
 
 CHANGES = ["append", "truncate", "rewrite", "replace"]
 CASES = [
-    pytest.param(kind, how, when, checksum, id=f"{kind}-{how}-{when}-{'md5' if checksum else 'nomd5'}")
+    pytest.param(
+        kind, how, when, checksum, id=f"{kind}-{how}-{when}-{'md5' if checksum else 'nomd5'}"
+    )
     for kind in ("single", "multipart")
     for how in CHANGES
     for when in ("before", "during", "after")
@@ -182,8 +189,13 @@ def test_truncation_during_sendfile_fails_at_once(rig: Rig) -> None:
     try:
         # one 24 MiB PUT in one sendfile (no progress callback), a read timeout of 60 s and
         # no stall timeout: before, the short send left storage waiting for the rest
-        error = rig.expect_failure([path], multipart_threshold=32 * MiB, progress=None,
-                                   storage_timeout=(3.0, 60.0), stall_timeout=None)
+        error = rig.expect_failure(
+            [path],
+            multipart_threshold=32 * MiB,
+            progress=None,
+            storage_timeout=(3.0, 60.0),
+            stall_timeout=None,
+        )
     finally:
         thread.join(30)
     assert time.monotonic() - started < 30  # hang guard, well below the read timeout
@@ -205,15 +217,18 @@ def test_non_blocking_pipe_is_read_to_its_end(rig: Rig) -> None:
         with os.fdopen(write_end, "wb") as out:
             for start in range(0, len(data), MiB):
                 time.sleep(0.01)
-                out.write(data[start:start + MiB])
+                out.write(data[start : start + MiB])
 
     thread = threading.Thread(target=writer)
     thread.start()
     try:
-        with lilt.ApiClient(rig.api_config()) as client, \
-                os.fdopen(read_end, "rb", buffering=0) as stream:
-            result = lilt.upload_fileobj(stream, "pipe.bin", client=client,
-                                         config=rig.transfer_config(progress=None))
+        with (
+            lilt.ApiClient(rig.api_config()) as client,
+            os.fdopen(read_end, "rb", buffering=0) as stream,
+        ):
+            result = lilt.upload_fileobj(
+                stream, "pipe.bin", client=client, config=rig.transfer_config(progress=None)
+            )
     finally:
         thread.join(30)
     assert rig.emu.read_object(result.key) == data and result.size == len(data)
@@ -263,9 +278,13 @@ def test_names_that_cannot_be_encoded(rig: Rig) -> None:
     body = json.dumps({"filename": "\ud800.txt", "type": "text/plain"})
     for path in ("/v2/upload/s3/params", "/v2/upload/s3/multipart"):
         answer = urllib3.request(
-            "POST", rig.emu.base_url + path, body=body.encode(),
-            headers={"Content-Type": "application/json",
-                     **urllib3.make_headers(basic_auth=f"{rig.emu.api_key}:{rig.emu.api_key}")},
+            "POST",
+            rig.emu.base_url + path,
+            body=body.encode(),
+            headers={
+                "Content-Type": "application/json",
+                **urllib3.make_headers(basic_auth=f"{rig.emu.api_key}:{rig.emu.api_key}"),
+            },
         )
         assert answer.status == 400, answer.data
         assert b"surrogate" in answer.data

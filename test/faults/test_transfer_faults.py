@@ -96,10 +96,15 @@ OPERATIONS = {  # the operation, and the kind of upload that calls it
     "sign": "multipart",
     "complete": "multipart",
 }
+
+
 @pytest.mark.parametrize(
     ("operation", "kind", "name"),
-    [pytest.param(op, kind, name, id=f"{op}-{name}")
-     for op, kind in OPERATIONS.items() for name in API_FAULTS],
+    [
+        pytest.param(op, kind, name, id=f"{op}-{name}")
+        for op, kind in OPERATIONS.items()
+        for name in API_FAULTS
+    ],
 )
 def test_api_faults_are_retried(rig_both: Rig, operation: str, kind: str, name: str) -> None:
     rig = rig_both
@@ -115,8 +120,9 @@ def test_api_faults_are_retried(rig_both: Rig, operation: str, kind: str, name: 
 
 
 FATAL = Fault.http_error(
-    400, '<?xml version="1.0"?><Error><Code>InvalidArgument</Code>'
-    "<Message>injected</Message></Error>", {"Content-Type": "application/xml"},
+    400,
+    '<?xml version="1.0"?><Error><Code>InvalidArgument</Code><Message>injected</Message></Error>',
+    {"Content-Type": "application/xml"},
 )
 
 
@@ -173,7 +179,9 @@ def test_an_initiate_cut_on_its_way_is_sent_again(rig: Rig, operation: str, name
     path = inject_api(rig, operation, NOT_SENT[name])
     rig.verify(rig.upload([path]))
     assert rig.api_proxy.counts[NOT_SENT[name].kind.value] == 1
-    initiates = [r for r in rig.api_proxy.requests if r.method == "POST" and "complete" not in r.target]
+    initiates = [
+        r for r in rig.api_proxy.requests if r.method == "POST" and "complete" not in r.target
+    ]
     assert len(initiates) == 2  # the one cut off, and the one that worked
     assert rig.emu.list_multipart_uploads() == []
 
@@ -253,8 +261,9 @@ def test_a_url_that_expires_between_signing_and_use_is_signed_again(
     try:
         path = one_file(rig, kind)
         # held 3.5 s on the way to storage: the 2 s signature has expired on arrival
-        rig.proxy.inject(Fault.delay(3.5), method="PUT",
-                         path=PART_2 if kind == "multipart" else None)
+        rig.proxy.inject(
+            Fault.delay(3.5), method="PUT", path=PART_2 if kind == "multipart" else None
+        )
         results = rig.upload([path], storage_timeout=(10.0, 10.0))  # wait for the answer
         rig.verify(results)
         statuses = [r.status for r in rig.proxy.requests if r.method == "PUT"]
@@ -275,20 +284,28 @@ def test_a_url_that_expires_between_signing_and_use_is_signed_again(
 def test_a_batch_of_many_files_under_random_faults(rig_both: Rig) -> None:
     rig = rig_both
     sizes = random.Random(5)
-    paths = [rig.make_file(f"small-{n:02}.bin", sizes.randrange(0, 200_000), seed=n)
-             for n in range(40)]
+    paths = [
+        rig.make_file(f"small-{n:02}.bin", sizes.randrange(0, 200_000), seed=n) for n in range(40)
+    ]
     paths += [rig.make_file(f"big-{n}.bin", MULTI_SIZE + n, seed=100 + n) for n in range(2)]
     storage_menu = [
-        Fault.refuse(), Fault.reset_before_body(), Fault.reset_mid_body(after=1000),
-        Fault.stall(10), Fault.drop_response(), Fault.slow_down(retry_after=0.02),
+        Fault.refuse(),
+        Fault.reset_before_body(),
+        Fault.reset_mid_body(after=1000),
+        Fault.stall(10),
+        Fault.drop_response(),
+        Fault.slow_down(retry_after=0.02),
         Fault.internal_error(),
     ]
     rig.proxy.randomly(seed=11, rate=0.15, faults=storage_menu, limit=14, method="PUT")
-    api_menu = [ApiFault.rate_limited(retry_after="0.02"),
-                ApiFault.rate_limited(retry_after=None, reset=0.02)]
+    api_menu = [
+        ApiFault.rate_limited(retry_after="0.02"),
+        ApiFault.rate_limited(retry_after=None, reset=0.02),
+    ]
     rig.emu.faults.randomly(seed=12, rate=0.25, faults=api_menu, limit=8)
-    rig.emu.faults.randomly(seed=13, rate=0.3, faults=[ApiFault.server_error(503)], limit=3,
-                            operation="sign")
+    rig.emu.faults.randomly(
+        seed=13, rate=0.3, faults=[ApiFault.server_error(503)], limit=3, operation="sign"
+    )
     # more attempts than API faults in all, so no call can run out of them (the
     # uploader's policy governs its API calls too: one retry layer)
     many = lilt.RetryPolicy(attempts=12, backoff_base=0.01, backoff_cap=0.02)
@@ -327,8 +344,9 @@ def kill_and_resume(rig: Rig, seed: int) -> bool:
     path = rig.make_file(f"killed-{seed}.bin", size, seed)
     journal = rig.tmp / f"killed-{seed}.journal"
     # every part PUT pauses 0.5 s at a seeded point of its body, so kills land mid-upload
-    rig.proxy.inject(Fault.stall_body(0.5, after=rng.randrange(0, PART)), method="PUT",
-                     times=10_000)
+    rig.proxy.inject(
+        Fault.stall_body(0.5, after=rng.randrange(0, PART)), method="PUT", times=10_000
+    )
     kill_after = rng.randrange(1, PARTS)  # part PUTs storage has seen when the kill comes
     first = len(rig.proxy.requests)
 
@@ -337,8 +355,9 @@ def kill_and_resume(rig: Rig, seed: int) -> bool:
 
     env = {**os.environ, **rig.emu.env}
     argv = [sys.executable, "-c", CHILD, str(path), str(journal), str(PART), str(CONCURRENCY)]
-    with subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE) as child:
+    with subprocess.Popen(
+        argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    ) as child:
         try:
             wait_for(lambda: puts() >= kill_after or child.poll() is not None)
             time.sleep(rng.random() * 0.1)
@@ -356,8 +375,9 @@ def kill_and_resume(rig: Rig, seed: int) -> bool:
         assert results[0].upload_id == upload_id  # the same upload, resumed
     # Parts storage received more than once, across both processes: at most the
     # parts in flight when the process died.
-    sent = Counter(r.query.get("partNumber") for r in rig.proxy.requests[first:]
-                   if r.method == "PUT")
+    sent = Counter(
+        r.query.get("partNumber") for r in rig.proxy.requests[first:] if r.method == "PUT"
+    )
     twice = [n for n, count in sent.items() if count > 1]
     assert len(twice) <= CONCURRENCY, sent
     assert set(sent) == {str(n) for n in range(1, PARTS + 1)}

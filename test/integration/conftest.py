@@ -60,4 +60,3 @@ def api_at() -> Iterator[MakeApiAt]:
     yield make
     for client in clients:
         client.close()
-

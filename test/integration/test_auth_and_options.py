@@ -30,7 +30,9 @@ def test_basic_only_goes_in_the_header(server: RecordingServer, make_api: MakeAp
     assert server.last.query == ""
 
 
-def test_with_both_configured_only_basic_is_sent(server: RecordingServer, make_api: MakeApi) -> None:
+def test_with_both_configured_only_basic_is_sent(
+    server: RecordingServer, make_api: MakeApi
+) -> None:
     """Defect 15: the generated client also put the key in the URL."""
     make_api(username="u", password="p", api_key={"ApiKeyAuth": "k1"}).get_upload_by_id(1)
     assert server.last.header("Authorization") == _basic("u", "p")
@@ -44,7 +46,9 @@ def test_empty_api_key_sends_nothing(server: RecordingServer, make_api: MakeApi)
 
 
 def test_api_key_prefix_is_applied(server: RecordingServer, make_api: MakeApi) -> None:
-    make_api(api_key={"ApiKeyAuth": "k1"}, api_key_prefix={"ApiKeyAuth": "Token"}).get_upload_by_id(1)
+    make_api(api_key={"ApiKeyAuth": "k1"}, api_key_prefix={"ApiKeyAuth": "Token"}).get_upload_by_id(
+        1
+    )
     assert server.last.query == "key=Token%20k1"
 
 
@@ -76,14 +80,22 @@ def test_refresh_hook_runs_once_per_request(server: RecordingServer, make_api: M
 @pytest.mark.parametrize(
     ("setting", "check"),
     [
-        ({"in": "header", "key": "X-Auth", "value": "v", "type": "api_key"},
-         lambda r: r.header("X-Auth") == "v" and r.header("Authorization") is None),
-        ({"in": "query", "key": "token", "value": "v", "type": "api_key"},
-         lambda r: r.query == "token=v"),
-        ({"in": "cookie", "key": "ignored", "value": "c=1", "type": "api_key"},
-         lambda r: r.header("Cookie") == "c=1"),
-        ({"in": "header", "key": "Signature", "value": "v", "type": "http-signature"},
-         lambda r: r.header("Signature") is None),
+        (
+            {"in": "header", "key": "X-Auth", "value": "v", "type": "api_key"},
+            lambda r: r.header("X-Auth") == "v" and r.header("Authorization") is None,
+        ),
+        (
+            {"in": "query", "key": "token", "value": "v", "type": "api_key"},
+            lambda r: r.query == "token=v",
+        ),
+        (
+            {"in": "cookie", "key": "ignored", "value": "c=1", "type": "api_key"},
+            lambda r: r.header("Cookie") == "c=1",
+        ),
+        (
+            {"in": "header", "key": "Signature", "value": "v", "type": "http-signature"},
+            lambda r: r.header("Signature") is None,
+        ),
     ],
 )
 def test_request_auth_replaces_configured_auth(
@@ -96,8 +108,9 @@ def test_request_auth_replaces_configured_auth(
 
 def test_request_auth_in_an_unknown_place_is_refused(make_api: MakeApi) -> None:
     with pytest.raises(lilt.ApiValueError, match="query` or `header"):
-        make_api().get_upload_by_id(1, _request_auth={"in": "body", "key": "k", "value": "v",
-                                                      "type": "x"})
+        make_api().get_upload_by_id(
+            1, _request_auth={"in": "body", "key": "k", "value": "v", "type": "x"}
+        )
 
 
 def test_headers_override_defaults_and_are_not_mutated(
@@ -166,7 +179,10 @@ def test_call_options_can_be_passed_positionally(
     ],
 )
 def test_bad_arguments_are_refused_before_any_request(
-    server: RecordingServer, make_api: MakeApi, call: str, args: tuple[Any, ...],
+    server: RecordingServer,
+    make_api: MakeApi,
+    call: str,
+    args: tuple[Any, ...],
     kwargs: dict[str, Any],
 ) -> None:
     with pytest.raises(pydantic.ValidationError):
@@ -192,7 +208,12 @@ def test_serialize_helpers_return_the_request_without_sending(
     method, url, headers, body, post = api._sign_upload_part_serialize(
         "U", 2, "k", 9, None, None, None, 0
     )
-    assert (method, url, body, post) == ("GET", server.url + "/v2/upload/s3/multipart/U/2?s3Key=k&size=9", None, [])
+    assert (method, url, body, post) == (
+        "GET",
+        server.url + "/v2/upload/s3/multipart/U/2?s3Key=k&size=9",
+        None,
+        [],
+    )
     assert headers["Authorization"].startswith("Basic ")
     with pytest.raises(TypeError):
         api._sign_upload_part_serialize("U", 2, "k", 9)  # type: ignore[call-arg]

@@ -152,10 +152,15 @@ def test_a_server_that_never_reads_the_request_cannot_hold_the_call(
     with _Silent() as silent:
         rest = api_for(silent.url).api_client.rest_client
         body = "x" * (32 * 1024 * 1024)  # more than the socket buffers hold
-        error, elapsed = timed(lambda: rest.request(
-            "POST", f"{silent.url}/v2/upload/s3/params", headers={"Content-Type": "text/plain"},
-            body=body, _request_timeout=1.0,
-        ))
+        error, elapsed = timed(
+            lambda: rest.request(
+                "POST",
+                f"{silent.url}/v2/upload/s3/params",
+                headers={"Content-Type": "text/plain"},
+                body=body,
+                _request_timeout=1.0,
+            )
+        )
         assert isinstance(error, ApiTimeoutError), repr(error)
         assert elapsed < HANG_GUARD
 

@@ -48,7 +48,7 @@ def test_error_statuses_map_to_their_classes_with_the_error_body_parsed(
     assert isinstance(error.error, lilt.Error)
     assert error.request_id == "req-42"
     assert str(error).startswith(f"({status})\nReason: ")
-    assert "HTTP response body: {\"message\": \"boom\"}" in str(error)
+    assert 'HTTP response body: {"message": "boom"}' in str(error)
 
 
 def test_rate_limit_error_carries_the_wait_hint(server: RecordingServer, make_api: MakeApi) -> None:
@@ -176,7 +176,9 @@ def _closed_port() -> int:
 
 def test_connection_refused_is_an_api_exception_and_still_a_urllib3_error() -> None:
     """Defect 20: connection errors escaped as raw urllib3 exceptions."""
-    config = Configuration(host=f"http://127.0.0.1:{_closed_port()}", api_key={"ApiKeyAuth": "TOPSECRET"})
+    config = Configuration(
+        host=f"http://127.0.0.1:{_closed_port()}", api_key={"ApiKeyAuth": "TOPSECRET"}
+    )
     config.retries = 1
     with lilt.ApiClient(config) as client, pytest.raises(exc.ApiConnectionError) as caught:
         lilt.UploadsApi(client).get_pending_uploads()
@@ -258,7 +260,9 @@ def test_request_log_line_is_redacted(
     assert all("TOPSECRETKEY" not in r.getMessage() for r in caplog.records)
 
 
-def test_retry_budget_bounds_the_time_spent_retrying(server: RecordingServer, make_api: MakeApi) -> None:
+def test_retry_budget_bounds_the_time_spent_retrying(
+    server: RecordingServer, make_api: MakeApi
+) -> None:
     policy = lilt.RetryPolicy(attempts=50, backoff_base=0.05, backoff_cap=0.05, budget=0.3)
     server.queue(*[Reply(503, {"message": "busy"}) for _ in range(50)])
     with pytest.raises(exc.ServiceException):
@@ -266,7 +270,9 @@ def test_retry_budget_bounds_the_time_spent_retrying(server: RecordingServer, ma
     assert 2 <= len(server.seen) < 50
 
 
-def test_a_users_urllib3_retry_still_raises_the_status_class(server: RecordingServer, make_api: MakeApi) -> None:
+def test_a_users_urllib3_retry_still_raises_the_status_class(
+    server: RecordingServer, make_api: MakeApi
+) -> None:
     server.queue(*[Reply(503, {"message": "busy"}) for _ in range(3)])
     retry = urllib3.Retry(total=2, status_forcelist=[503], backoff_factor=0)
     with pytest.raises(exc.ServiceException) as caught:
@@ -274,7 +280,9 @@ def test_a_users_urllib3_retry_still_raises_the_status_class(server: RecordingSe
     assert caught.value.status == 503 and len(server.seen) == 3
 
 
-def test_response_headers_in_messages_are_redacted(server: RecordingServer, make_api: MakeApi) -> None:
+def test_response_headers_in_messages_are_redacted(
+    server: RecordingServer, make_api: MakeApi
+) -> None:
     server.queue(Reply(400, {"message": "no"}, {"Set-Cookie": "session=SESSIONSECRET123"}))
     with pytest.raises(exc.BadRequestException) as caught:
         make_api().get_upload_by_id(1)

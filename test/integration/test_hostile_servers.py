@@ -60,8 +60,9 @@ ZEROS = b"0" * MiB
 
 def endless(request: Seen, conn: Connection, *, chunked: bool) -> None:
     if chunked:
-        conn.send(head(headers=(("Content-Type", "application/json"),
-                                ("Transfer-Encoding", "chunked"))))
+        conn.send(
+            head(headers=(("Content-Type", "application/json"), ("Transfer-Encoding", "chunked")))
+        )
         frame = b"%x\r\n%s\r\n" % (len(ZEROS), ZEROS)
     else:
         conn.send(head(headers=(("Content-Type", "application/json"),), length=HUGE))
@@ -102,8 +103,13 @@ def test_a_compressed_body_is_limited_by_its_decoded_size(api_for: MakeApiAt) ->
     bomb = gzip.compress(b"0" * HUGE, compresslevel=9)
 
     def inflating(request: Seen, conn: Connection) -> None:
-        conn.send(head(headers=(("Content-Type", "application/json"),
-                                ("Content-Encoding", "gzip")), length=len(bomb)) + bomb)
+        conn.send(
+            head(
+                headers=(("Content-Type", "application/json"), ("Content-Encoding", "gzip")),
+                length=len(bomb),
+            )
+            + bomb
+        )
 
     with ScriptedServer(inflating) as server:
         api = api_for(server.url)
@@ -131,8 +137,14 @@ def test_error_texts_stay_short_whatever_the_server_sends(api_for: MakeApiAt) ->
 
     def verbose(request: Seen, conn: Connection) -> None:
         headers = tuple((f"X-Noise-{n}", "n" * 500) for n in range(90))
-        conn.send(head(status="500 " + "Broken" * 5000, headers=(
-            ("Content-Type", "text/html"), *headers), length=len(page)) + page)
+        conn.send(
+            head(
+                status="500 " + "Broken" * 5000,
+                headers=(("Content-Type", "text/html"), *headers),
+                length=len(page),
+            )
+            + page
+        )
 
     with ScriptedServer(verbose) as server:
         api = api_for(server.url, retries=0, max_response_bytes=16 * MiB)
@@ -192,6 +204,7 @@ def test_a_redirect_to_another_host_is_not_followed(
     api_for: MakeApiAt, method: str, status: int, auth: str
 ) -> None:
     with Upstream() as other:
+
         def elsewhere(seen: Seen) -> Reply:
             return Reply(status, b"", {"Location": f"{other.url}{seen.target}"})
 

@@ -33,14 +33,28 @@ def server() -> Iterator[RecordingServer]:
 def test_the_transport_keeps_the_generated_signature() -> None:
     params = inspect.signature(RESTClientObject.request).parameters
     assert [(p.name, p.default) for p in params.values()] == [
-        ("self", inspect.Parameter.empty), ("method", inspect.Parameter.empty),
-        ("url", inspect.Parameter.empty), ("headers", None), ("body", None),
-        ("post_params", None), ("_request_timeout", None),
+        ("self", inspect.Parameter.empty),
+        ("method", inspect.Parameter.empty),
+        ("url", inspect.Parameter.empty),
+        ("headers", None),
+        ("body", None),
+        ("post_params", None),
+        ("_request_timeout", None),
     ]
     assert list(inspect.signature(ApiClient.call_api).parameters) == [
-        "self", "method", "url", "header_params", "body", "post_params", "_request_timeout"]
+        "self",
+        "method",
+        "url",
+        "header_params",
+        "body",
+        "post_params",
+        "_request_timeout",
+    ]
     assert list(inspect.signature(ApiClient.response_deserialize).parameters) == [
-        "self", "response_data", "response_types_map"]
+        "self",
+        "response_data",
+        "response_types_map",
+    ]
     assert list(inspect.signature(RESTResponse).parameters)[:1] == ["resp"]
 
 
@@ -95,9 +109,14 @@ def test_overridden_steps_are_used_by_every_mode(server: RecordingServer) -> Non
         assert raw.status == 200 and b'"id": 3' in raw.read()
         raw.release_conn()
     assert client.calls == [
-        "param_serialize", "call_api timeout=7.0", "response_deserialize",
-        "param_serialize", "call_api timeout=None", "response_deserialize",
-        "param_serialize", "call_api timeout=None",
+        "param_serialize",
+        "call_api timeout=7.0",
+        "response_deserialize",
+        "param_serialize",
+        "call_api timeout=None",
+        "response_deserialize",
+        "param_serialize",
+        "call_api timeout=None",
     ]
 
 
@@ -105,11 +124,24 @@ def test_a_wrapped_transport_request_sees_every_call(server: RecordingServer) ->
     seen: list[tuple[str, str, Any]] = []
 
     class RecordingTransport(RESTClientObject):
-        def request(self, method: str, url: str, headers: Any = None, body: Any = None,
-                    post_params: Any = None, _request_timeout: Any = None) -> RESTResponse:
+        def request(
+            self,
+            method: str,
+            url: str,
+            headers: Any = None,
+            body: Any = None,
+            post_params: Any = None,
+            _request_timeout: Any = None,
+        ) -> RESTResponse:
             seen.append((method, url.split("?")[0], _request_timeout))
-            return super().request(method, url, headers=headers, body=body,
-                                   post_params=post_params, _request_timeout=_request_timeout)
+            return super().request(
+                method,
+                url,
+                headers=headers,
+                body=body,
+                post_params=post_params,
+                _request_timeout=_request_timeout,
+            )
 
     configuration = lilt.Configuration(host=server.url)
     with ApiClient(configuration, transport=RecordingTransport(configuration)) as client:

@@ -48,7 +48,13 @@ CALLS: list[tuple[str, tuple[Any, ...], str, str, Any]] = [
         "/v2/upload/s3/multipart/abc/complete?s3Key=k/1",
         {"parts": [{"ETag": "e1", "PartNumber": 1}, {"ETag": "e2", "PartNumber": 2}]},
     ),
-    ("get_pending_uploads", ("1,2", "pending"), "GET", "/v2/upload?ids=1%2C2&statuses=pending", None),
+    (
+        "get_pending_uploads",
+        ("1,2", "pending"),
+        "GET",
+        "/v2/upload?ids=1%2C2&statuses=pending",
+        None,
+    ),
     ("get_pending_uploads", (), "GET", "/v2/upload", None),
     (
         "get_s3_upload_params",
@@ -211,7 +217,9 @@ def test_host_with_trailing_slash_is_harmless(server: RecordingServer, make_api:
     assert server.last.target == "/v2/upload/7"
 
 
-def test_dot_segments_in_path_values_are_refused(server: RecordingServer, make_api: MakeApi) -> None:
+def test_dot_segments_in_path_values_are_refused(
+    server: RecordingServer, make_api: MakeApi
+) -> None:
     with pytest.raises(lilt.ApiValueError):
         make_api().cancel_multipart_upload("..", "k")
     assert server.seen == []

@@ -48,28 +48,42 @@ FUZZ = settings(
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner,
-                                                                  max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 header_text = st.text(
     st.characters(min_codepoint=32, max_codepoint=255, exclude_characters="\x7f"), max_size=40
 )
 content_types = st.one_of(
-    st.sampled_from([
-        "application/json", "application/json; charset=utf-8", "application/json; charset=latin-1",
-        "application/json; charset=utf-16", "application/json; charset=no-such-codec",
-        "application/problem+json", "text/plain", "text/html; charset=utf-8",
-        "application/xml", "application/octet-stream", "",
-    ]),
+    st.sampled_from(
+        [
+            "application/json",
+            "application/json; charset=utf-8",
+            "application/json; charset=latin-1",
+            "application/json; charset=utf-16",
+            "application/json; charset=no-such-codec",
+            "application/problem+json",
+            "text/plain",
+            "text/html; charset=utf-8",
+            "application/xml",
+            "application/octet-stream",
+            "",
+        ]
+    ),
     header_text,
 )
 # HTTP dates of any year, 0 to 99999: datetime itself cannot hold some of them.
 http_dates = st.builds(
     "{}, {:02d} {} {:04d} {:02d}:{:02d}:{:02d} GMT".format,
     st.sampled_from(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]),
-    st.integers(0, 99), st.sampled_from(["Jan", "Feb", "Jun", "Dec", "Foo"]),
-    st.integers(0, 99_999), st.integers(0, 99), st.integers(0, 99), st.integers(0, 99),
+    st.integers(0, 99),
+    st.sampled_from(["Jan", "Feb", "Jun", "Dec", "Foo"]),
+    st.integers(0, 99_999),
+    st.integers(0, 99),
+    st.integers(0, 99),
+    st.integers(0, 99),
 )
 wait_hints = st.one_of(
     st.integers(-10, 10**6).map(str),
@@ -89,8 +103,8 @@ def headers(draw: st.DrawFn) -> dict[str, str]:
     if draw(st.booleans()):
         result["X-RateLimit-Reset"] = draw(wait_hints)
     if draw(st.booleans()):
-        result[draw(st.sampled_from(["x-request-id", "X-Request-Id", "x-amz-request-id"]))] = (
-            draw(header_text)
+        result[draw(st.sampled_from(["x-request-id", "X-Request-Id", "x-amz-request-id"]))] = draw(
+            header_text
         )
     return result
 
@@ -117,14 +131,16 @@ PARTS = lilt.CompleteMultipartUploadBody(parts=[{"ETag": '"e1"', "PartNumber": 1
 # name, positional arguments, the success type the body should decode into
 CALLS: list[tuple[str, tuple[Any, ...], Any]] = [
     ("cancel_multipart_upload", ("U1", "uploads/k"), lilt.CancelMultipartUpload200Response),
-    ("complete_multipart_upload", ("U1", "uploads/k", PARTS),
-     lilt.CompleteMultipartUpload200Response),
+    (
+        "complete_multipart_upload",
+        ("U1", "uploads/k", PARTS),
+        lilt.CompleteMultipartUpload200Response,
+    ),
     ("get_pending_uploads", (), list[lilt.GetPendingUploads200ResponseInner]),
     ("get_s3_upload_params", ("a.txt", "text/plain"), lilt.GetS3UploadParams200Response),
     ("get_upload_by_id", (1,), lilt.GetPendingUploads200ResponseInner),
     ("initiate_multipart_upload", (START,), lilt.InitiateMultipartUpload200Response),
-    ("initiate_multipart_upload", ([START, START],),
-     list[lilt.InitiateMultipartUpload200Response]),
+    ("initiate_multipart_upload", ([START, START],), list[lilt.InitiateMultipartUpload200Response]),
     ("initiate_s3_upload", (SINGLE,), lilt.GetS3UploadParams200Response),
     ("initiate_s3_upload", ([SINGLE],), list[lilt.GetS3UploadParams200Response]),
     ("sign_upload_part", ("U1", 1, "uploads/k", 5), lilt.SignUploadPart200Response),
@@ -135,17 +151,22 @@ SUFFIXES = ("", "_with_http_info")
 @st.composite
 def responses(draw: st.DrawFn) -> tuple[int, dict[str, str], bytes, int]:
     index = draw(st.integers(0, len(CALLS) - 1))
-    status = draw(st.one_of(
-        st.sampled_from([200, 201, 204, 299, 400, 401, 403, 404, 409, 422, 429, 500, 502, 503]),
-        st.integers(100, 999),
-    ))
-    body = draw(st.one_of(
-        st.binary(max_size=200),
-        json_values.map(json.dumps).map(str.encode),
-        shaped_for(CALLS[index][2]).map(json.dumps).map(str.encode),
-        st.dictionaries(st.just("message"), json_values, max_size=1).map(json.dumps)
-        .map(str.encode),
-    ))
+    status = draw(
+        st.one_of(
+            st.sampled_from([200, 201, 204, 299, 400, 401, 403, 404, 409, 422, 429, 500, 502, 503]),
+            st.integers(100, 999),
+        )
+    )
+    body = draw(
+        st.one_of(
+            st.binary(max_size=200),
+            json_values.map(json.dumps).map(str.encode),
+            shaped_for(CALLS[index][2]).map(json.dumps).map(str.encode),
+            st.dictionaries(st.just("message"), json_values, max_size=1)
+            .map(json.dumps)
+            .map(str.encode),
+        )
+    )
     return status, draw(headers()), body, index
 
 
@@ -162,8 +183,11 @@ class FakeTransport:
     def request(self, *args: Any, **kwargs: Any) -> RESTResponse:
         self.calls += 1
         raw = urllib3.HTTPResponse(
-            body=io.BytesIO(self.body), headers=self.headers, status=self.status,
-            reason="Fuzzed", preload_content=False,
+            body=io.BytesIO(self.body),
+            headers=self.headers,
+            status=self.status,
+            reason="Fuzzed",
+            preload_content=False,
         )
         return RESTResponse(raw)
 
@@ -171,8 +195,10 @@ class FakeTransport:
 @pytest.fixture(scope="module")
 def fake() -> Iterator[tuple[lilt.UploadsApi, FakeTransport]]:
     transport = FakeTransport()
-    client = lilt.ApiClient(lilt.Configuration(host="http://127.0.0.1:9", username="u",
-                                               password="p"), transport=transport)
+    client = lilt.ApiClient(
+        lilt.Configuration(host="http://127.0.0.1:9", username="u", password="p"),
+        transport=transport,
+    )
     yield lilt.UploadsApi(client), transport
     client.close()
 
@@ -207,8 +233,9 @@ def check_call(api: lilt.UploadsApi, index: int, suffix: str) -> None:
 @example(response=(200, {"Content-Type": "text/html"}, b"<html>", 4), suffix="")
 @example(response=(204, {}, b"", 0), suffix="_with_http_info")
 @example(response=(429, {"Retry-After": "nan", "X-RateLimit-Reset": "-inf"}, b"", 4), suffix="")
-@example(response=(500, {"Content-Type": "application/json; charset=utf-16"}, b"\xff", 4),
-         suffix="")
+@example(
+    response=(500, {"Content-Type": "application/json; charset=utf-16"}, b"\xff", 4), suffix=""
+)
 @example(response=(200, {}, b'{"id": 1e400}', 4), suffix="")
 def test_any_response_gives_data_or_an_api_exception(
     fake: tuple[lilt.UploadsApi, FakeTransport],
@@ -225,9 +252,10 @@ def live() -> Iterator[tuple[lilt.UploadsApi, Upstream]]:
     def unscripted(seen: Seen) -> Reply:
         return Reply(status=500, body=b"unscripted")
 
-    with Upstream(unscripted) as server, lilt.ApiClient(
-        lilt.Configuration(host=server.url, retries=0)
-    ) as client:
+    with (
+        Upstream(unscripted) as server,
+        lilt.ApiClient(lilt.Configuration(host=server.url, retries=0)) as client,
+    ):
         yield lilt.UploadsApi(client), server
 
 
@@ -262,9 +290,7 @@ def test_retry_after_with_an_out_of_range_date(
 
 
 @pytest.mark.parametrize("status", [200, 500])
-def test_deeply_nested_json_body(
-    fake: tuple[lilt.UploadsApi, FakeTransport], status: int
-) -> None:
+def test_deeply_nested_json_body(fake: tuple[lilt.UploadsApi, FakeTransport], status: int) -> None:
     api, transport = fake
     transport.status, transport.headers = status, {"Content-Type": "application/json"}
     transport.body = b"[" * 100_000
@@ -305,8 +331,11 @@ def test_any_argument_fails_before_io_or_reaches_the_transport(
 
 MODELS = sorted(
     (
-        obj for obj in vars(lilt.models).values()
-        if isinstance(obj, type) and issubclass(obj, BaseModel) and obj.__module__ != "lilt.models._base"
+        obj
+        for obj in vars(lilt.models).values()
+        if isinstance(obj, type)
+        and issubclass(obj, BaseModel)
+        and obj.__module__ != "lilt.models._base"
     ),
     key=lambda m: m.__name__,
 )
@@ -341,7 +370,9 @@ def test_from_json_returns_or_raises_a_value_error(model: type[BaseModel], text:
 
 @FUZZ
 @given(model=st.sampled_from(MODELS), data=st.data())
-def test_from_dict_returns_or_raises_a_value_error(model: type[BaseModel], data: st.DataObject) -> None:
+def test_from_dict_returns_or_raises_a_value_error(
+    model: type[BaseModel], data: st.DataObject
+) -> None:
     value = data.draw(st.one_of(json_values, model_shaped(model)))
     try:
         result = model.from_dict(value)  # type: ignore[attr-defined]

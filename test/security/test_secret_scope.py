@@ -97,8 +97,14 @@ def test_urllib3s_header_parsing_warning_leaks_nothing(records: Records, auth: s
     assert warnings and "Failed to parse headers" in warnings[0].getMessage()
     # ... and are in no record: not formatted, not in its message, args or exception
     for record, line in zip(records.records, records.lines):
-        texts = [line, record.getMessage(), repr(record.args), repr(record.exc_info),
-                 str(record.exc_text), repr(vars(record))]
+        texts = [
+            line,
+            record.getMessage(),
+            repr(record.args),
+            repr(record.exc_info),
+            str(record.exc_text),
+            repr(vars(record)),
+        ]
         for secret in secrets:
             assert not any(secret in text for text in texts), (secret[:6], line[:300])
     assert any(REDACTED in line for line in records.lines)
@@ -123,8 +129,9 @@ def test_secrets_are_known_while_their_client_lives_and_forgotten_after() -> Non
         assert after <= before, "closed clients' secrets accumulated"
 
         # dropped without close(): forgotten once collected
-        dropped = lilt.ApiClient(lilt.Configuration(host=server.url, username=USER,
-                                                    password=PASSWORD))
+        dropped = lilt.ApiClient(
+            lilt.Configuration(host=server.url, username=USER, password=PASSWORD)
+        )
         lilt.UploadsApi(dropped).get_upload_by_id(7)
         assert {PASSWORD, TOKEN} <= set(known_secrets())
         del dropped

@@ -50,8 +50,15 @@ PRESIGNED = (
 def secrets_for(user: str, password: str) -> list[str]:
     token = base64.b64encode(f"{user}:{password}".encode()).decode()
     return [
-        API_KEY, quote(API_KEY), quote(API_KEY, safe=""), user, password, token,
-        SIGNATURE, CREDENTIAL, quote(CREDENTIAL, safe=""),
+        API_KEY,
+        quote(API_KEY),
+        quote(API_KEY, safe=""),
+        user,
+        password,
+        token,
+        SIGNATURE,
+        CREDENTIAL,
+        quote(CREDENTIAL, safe=""),
     ]
 
 
@@ -63,8 +70,7 @@ def assert_clean(text: str, where: str, secrets: list[str] = SECRETS) -> None:
         assert secret not in text, f"a secret ({secret[:6]}...) leaked into {where}:\n{text}"
 
 
-UPLOAD = {"id": 7, "filename": "a.txt", "status": "uploaded",
-          "created_at": "2026-01-02T03:04:05Z"}
+UPLOAD = {"id": 7, "filename": "a.txt", "status": "uploaded", "created_at": "2026-01-02T03:04:05Z"}
 
 
 def leaky(seen: Seen) -> Reply:
@@ -75,13 +81,15 @@ def leaky(seen: Seen) -> Reply:
     if path == "/v2/upload/401":
         return Reply(status=401, body={"message": f"bad credentials: {echo}"}, headers=echoed)
     if path == "/v2/upload/500":
-        return Reply(status=500, body=f"<html>{echo}</html>",
-                     headers={"Content-Type": "text/html", **echoed})
+        return Reply(
+            status=500, body=f"<html>{echo}</html>", headers={"Content-Type": "text/html", **echoed}
+        )
     if path == "/v2/upload/429":
         return Reply(status=429, body={"message": echo}, headers={"Retry-After": "0.01", **echoed})
     if path == "/v2/upload/201":
-        return Reply(status=201, body=f"not json {echo}",
-                     headers={"Content-Type": "text/plain", **echoed})
+        return Reply(
+            status=201, body=f"not json {echo}", headers={"Content-Type": "text/plain", **echoed}
+        )
     if path == "/v2/upload/202":
         return Reply(status=202, body=f'{{"id": "{echo}"}}', headers=echoed)
     if path.startswith("/v2/upload/s3/multipart/U1/"):
@@ -148,16 +156,26 @@ def describe(error: BaseException) -> str:
     data = pickle.dumps(error)
     clone = pickle.loads(data)
     assert type(clone) is type(error) and str(clone) == str(error)
-    return "\n".join([
-        str(error), repr(error),
-        "".join(traceback.format_exception(type(error), error, error.__traceback__)),
-        *reachable(error),
-        data.decode("latin-1"),
-    ])
+    return "\n".join(
+        [
+            str(error),
+            repr(error),
+            "".join(traceback.format_exception(type(error), error, error.__traceback__)),
+            *reachable(error),
+            data.decode("latin-1"),
+        ]
+    )
 
 
-_OPAQUE = (type, types.ModuleType, types.FunctionType, types.MethodType,
-           types.BuiltinFunctionType, types.TracebackType, types.FrameType)
+_OPAQUE = (
+    type,
+    types.ModuleType,
+    types.FunctionType,
+    types.MethodType,
+    types.BuiltinFunctionType,
+    types.TracebackType,
+    types.FrameType,
+)
 
 
 def reachable(error: BaseException, depth: int = 6) -> list[str]:
@@ -236,8 +254,9 @@ def run_everything(config: lilt.Configuration, server: Upstream) -> list[str]:
 def transport_failures(config_args: dict[str, object], server: Upstream) -> list[str]:
     """Refused, timed out and cut-off calls with the same credentials."""
     texts: list[str] = []
-    refused = lilt.Configuration(host=f"http://127.0.0.1:{closed_port()}", retries=FAST,
-                                 **config_args)  # type: ignore[arg-type]
+    refused = lilt.Configuration(
+        host=f"http://127.0.0.1:{closed_port()}", retries=FAST, **config_args
+    )  # type: ignore[arg-type]
     with lilt.ApiClient(refused) as client, pytest.raises(lilt.ApiException) as caught:
         lilt.UploadsApi(client).initiate_multipart_upload(START)
     texts.append(describe(caught.value))
@@ -308,8 +327,9 @@ def test_debug_never_touches_global_state(
     assert http.client.HTTPConnection.debuglevel == 0
     assert logging.getLogger("urllib3").level == urllib3_level
     # one stderr handler at most, however many configurations turned debug on
-    debug_handlers = [h for h in logging.getLogger("lilt").handlers
-                      if getattr(h, "_lilt_debug", False)]
+    debug_handlers = [
+        h for h in logging.getLogger("lilt").handlers if getattr(h, "_lilt_debug", False)
+    ]
     assert len(debug_handlers) <= 1
     assert len(logging.getLogger("lilt").handlers) == package_handlers
     out, err = capfd.readouterr()

@@ -18,8 +18,7 @@ from lilt.exceptions import ApiConnectionError, ApiException, ApiSSLError
 from support.http_server import Reply, Seen, Upstream
 
 KEY = "tls-Secret-Key-987654"
-UPLOAD = {"id": 3, "filename": "a.txt", "status": "uploaded",
-          "created_at": "2026-01-02T03:04:05Z"}
+UPLOAD = {"id": 3, "filename": "a.txt", "status": "uploaded", "created_at": "2026-01-02T03:04:05Z"}
 
 
 def answer(seen: Seen) -> Reply:

@@ -59,7 +59,9 @@ class Connection:
 Script = Callable[[Seen, Connection], Optional[bool]]
 
 
-def head(status: str = "200 OK", headers: tuple[tuple[str, str], ...] = (), length: Optional[int] = None) -> bytes:
+def head(
+    status: str = "200 OK", headers: tuple[tuple[str, str], ...] = (), length: Optional[int] = None
+) -> bytes:
     """A response head; ``length`` adds Content-Length."""
     lines = [f"HTTP/1.1 {status}"]
     lines += [f"{name}: {value}" for name, value in headers]

@@ -34,8 +34,11 @@ def random_bytes(size: int, seed: int = 0) -> bytes:
 
 def small_config(**overrides: Any) -> TransferConfig:
     """5 MiB parts and a 5 MiB threshold: many parts from small files."""
-    values: dict[str, Any] = {"multipart_threshold": 5 * MiB, "part_size": 5 * MiB,
-                              "concurrency": 4}
+    values: dict[str, Any] = {
+        "multipart_threshold": 5 * MiB,
+        "part_size": 5 * MiB,
+        "concurrency": 4,
+    }
     values.update(overrides)
     return TransferConfig(**values)
 
@@ -63,7 +66,9 @@ class Response:
     data: bytes = b""
 
 
-def xml_error(status: int, code: str, message: str = "", headers: Optional[dict[str, str]] = None) -> Response:
+def xml_error(
+    status: int, code: str, message: str = "", headers: Optional[dict[str, str]] = None
+) -> Response:
     body = f"<Error><Code>{code}</Code><Message>{message}</Message></Error>".encode()
     return Response(status, HTTPHeaderDict(headers or {}), body)
 
@@ -83,8 +88,14 @@ class FakeStorage:
         self.lock = threading.Lock()
         self.cleared = False
 
-    def urlopen(self, method: str, url: str, body: Any = None, headers: Optional[dict[str, str]] = None,
-                **kw: Any) -> Response:
+    def urlopen(
+        self,
+        method: str,
+        url: str,
+        body: Any = None,
+        headers: Optional[dict[str, str]] = None,
+        **kw: Any,
+    ) -> Response:
         assert kw.get("retries") is False and kw.get("redirect") is False
         if self.keep:
             data = _read_body(body)
@@ -159,10 +170,13 @@ class FakeApi:
         answers = []
         for b in bodies:
             key = f"uploads/{next(self._ids)}/{b.filename}"
-            answers.append(SimpleNamespace(
-                url=f"{STORAGE}/{key}?X-Amz-Signature=sekret&X-Amz-Credential=cred",
-                key=key, method="PUT",
-            ))
+            answers.append(
+                SimpleNamespace(
+                    url=f"{STORAGE}/{key}?X-Amz-Signature=sekret&X-Amz-Credential=cred",
+                    key=key,
+                    method="PUT",
+                )
+            )
         return answers if isinstance(body, list) else answers[0]
 
     def initiate_multipart_upload(self, body: Any) -> Any:
@@ -190,7 +204,7 @@ class FakeApi:
         assert self.open_uploads.get(upload_id) == s3_key
         return SimpleNamespace(
             url=f"{STORAGE}/{s3_key}?uploadId={upload_id}&partNumber={part_number}"
-                f"&X-Amz-Signature=sekret{self.count('sign_upload_part')}",
+            f"&X-Amz-Signature=sekret{self.count('sign_upload_part')}",
             method="PUT",
         )
 
@@ -261,7 +275,6 @@ def chain(*fault_functions: Fault) -> Fault:
     return fault
 
 
-
 MakeFile = Callable[..., Path]
 
 
@@ -271,11 +284,15 @@ class Fakes:
         self.api = FakeApi(self.storage)
         self.sleeps: list[float] = []
 
-    def uploader(self, config: TransferConfig | None = None, *, serial: bool = False,
-                 **kw: object) -> Uploader:
+    def uploader(
+        self, config: TransferConfig | None = None, *, serial: bool = False, **kw: object
+    ) -> Uploader:
         kw.setdefault("sleep", self.sleeps.append)
         kw.setdefault("random", lambda: 1.0)
         return Uploader(
-            self.api, config or TransferConfig(), http=self.storage,  # type: ignore[arg-type]
-            executor=SerialExecutor() if serial else None, **kw,  # type: ignore[arg-type]
+            self.api,
+            config or TransferConfig(),
+            http=self.storage,  # type: ignore[arg-type]
+            executor=SerialExecutor() if serial else None,
+            **kw,  # type: ignore[arg-type]
         )

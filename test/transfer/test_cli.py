@@ -48,10 +48,18 @@ def _journals(state: Path) -> list[str]:
 # --- without a server ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "value"), [
-    ("8388608", 8388608), ("8MiB", 8 * MiB), ("8M", 8 * MiB), ("8mb", 8_000_000),
-    ("5 GiB", 5 * 1024**3), ("1.5KiB", 1536), ("64k", 65536),
-])
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("8388608", 8388608),
+        ("8MiB", 8 * MiB),
+        ("8M", 8 * MiB),
+        ("8mb", 8_000_000),
+        ("5 GiB", 5 * 1024**3),
+        ("1.5KiB", 1536),
+        ("64k", 65536),
+    ],
+)
 def test_parse_size(text: str, value: int) -> None:
     assert cli.parse_size(text) == value
 
@@ -62,8 +70,10 @@ def test_parse_size_rejects(text: str) -> None:
         cli.parse_size(text)
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("90", 90), ("90s", 90), ("30m", 1800),
-                                               ("12h", 43200), ("7d", 604800), ("1w", 604800)])
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("90", 90), ("90s", 90), ("30m", 1800), ("12h", 43200), ("7d", 604800), ("1w", 604800)],
+)
 def test_parse_age(text: str, seconds: float) -> None:
     assert cli.parse_age(text) == seconds
 
@@ -73,9 +83,22 @@ def test_help_explains_every_upload_option(capsys: pytest.CaptureFixture[str]) -
         cli.main(["upload", "--help"])
     assert exited.value.code == 0
     text = capsys.readouterr().out
-    for option in ("--concurrency", "--part-size", "--threshold", "--journal", "--json",
-                   "--no-checksum", "--api-key", "--host", "--no-progress", "--include",
-                   "--exclude", "--filename", "--content-type", "--no-resume"):
+    for option in (
+        "--concurrency",
+        "--part-size",
+        "--threshold",
+        "--journal",
+        "--json",
+        "--no-checksum",
+        "--api-key",
+        "--host",
+        "--no-progress",
+        "--include",
+        "--exclude",
+        "--filename",
+        "--content-type",
+        "--no-resume",
+    ):
         assert option in text
     with pytest.raises(SystemExit):
         cli.main(["--help"])
@@ -92,8 +115,9 @@ def test_emulator_help_names_itself(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.startswith("usage: lilt emulator ")
 
 
-def test_usage_errors_exit_2_with_one_line(capsys: pytest.CaptureFixture[str],
-                                          tmp_path: Path) -> None:
+def test_usage_errors_exit_2_with_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     assert cli.main(["upload"]) == 2
     err = capsys.readouterr().err
     assert err.splitlines()[0] == "lilt upload: error: the following arguments are required: PATH"
@@ -103,12 +127,15 @@ def test_usage_errors_exit_2_with_one_line(capsys: pytest.CaptureFixture[str],
     assert "LILT_API_KEY" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv", [
-    ["upload", "--json"],                                   # argparse: missing PATH
-    ["bogus", "--json"],                                    # argparse: unknown command
-    ["uploads", "cancel", ".", "KEY", "--json", "--api-key", "k"],
-    ["upload", "-", "--json", "--api-key", "k"],            # stdin needs --filename
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["upload", "--json"],  # argparse: missing PATH
+        ["bogus", "--json"],  # argparse: unknown command
+        ["uploads", "cancel", ".", "KEY", "--json", "--api-key", "k"],
+        ["upload", "-", "--json", "--api-key", "k"],  # stdin needs --filename
+    ],
+)
 def test_json_for_usage_errors(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(argv) == 2
     captured = capsys.readouterr()
@@ -118,25 +145,32 @@ def test_json_for_usage_errors(argv: list[str], capsys: pytest.CaptureFixture[st
     assert captured.err == ""
 
 
-def test_json_keeps_non_ascii_unescaped(capsys: pytest.CaptureFixture[str],
-                                        tmp_path: Path) -> None:
+def test_json_keeps_non_ascii_unescaped(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     missing = tmp_path / "résumé-文件.txt"
     assert cli.main(["upload", str(missing), "--json", "--api-key", "k"]) == 2
     out = capsys.readouterr().out
     assert "résumé-文件.txt" in out and "\\u" not in out
-    assert json.loads(out)["error"]["message"].endswith("résumé-文件.txt: No such file or directory")
+    assert json.loads(out)["error"]["message"].endswith(
+        "résumé-文件.txt: No such file or directory"
+    )
 
 
-@pytest.mark.parametrize(("host", "says"), [
-    ("http//127.0.0.1:9", "did you mean http://127.0.0.1:9"),
-    ("api.lilt.com", "has no scheme; use https://api.lilt.com"),
-    ("ftp://127.0.0.1:9", "the scheme must be https or http"),
-    ("http://", "has no host name"),
-    ("http://127.0.0.1:port", "Port could not be cast"),
-    ("https://api.lilt.com/?key=x", "no '?' or '#'"),
-])
+@pytest.mark.parametrize(
+    ("host", "says"),
+    [
+        ("http//127.0.0.1:9", "did you mean http://127.0.0.1:9"),
+        ("api.lilt.com", "has no scheme; use https://api.lilt.com"),
+        ("ftp://127.0.0.1:9", "the scheme must be https or http"),
+        ("http://", "has no host name"),
+        ("http://127.0.0.1:port", "Port could not be cast"),
+        ("https://api.lilt.com/?key=x", "no '?' or '#'"),
+    ],
+)
 def test_bad_host_is_a_usage_error_before_anything_is_sent(
-    host: str, says: str, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+    host: str,
+    says: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     path = tmp_path / "f.txt"
@@ -150,8 +184,9 @@ def test_bad_host_is_a_usage_error_before_anything_is_sent(
     assert not (tmp_path / "state").exists()  # nothing written either
 
 
-def test_bad_input_exits_2_before_any_request(capsys: pytest.CaptureFixture[str],
-                                              tmp_path: Path) -> None:
+def test_bad_input_exits_2_before_any_request(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     # port 9 (discard) is never contacted: the checks come first
     common = ["--api-key", "k", "--host", "http://127.0.0.1:9", "--no-progress"]
     assert cli.main(["upload", str(tmp_path / "missing.bin"), *common]) == 2
@@ -160,8 +195,10 @@ def test_bad_input_exits_2_before_any_request(capsys: pytest.CaptureFixture[str]
     assert cli.main(["upload", str(tmp_path / "f.bin"), "--part-size", "1MiB", *common]) == 2
     assert "part_size" in capsys.readouterr().err
     assert cli.main(["upload", str(tmp_path / "f.bin"), "-", *common]) == 2
-    assert cli.main(["upload", str(tmp_path), str(tmp_path / "f.bin"), "--filename", "x",
-                     *common]) == 2
+    assert (
+        cli.main(["upload", str(tmp_path), str(tmp_path / "f.bin"), "--filename", "x", *common])
+        == 2
+    )
     assert "--filename names one file" in capsys.readouterr().err
     assert cli.main(["upload", str(tmp_path / "f.bin"), "--exclude", "*.tmp", *common]) == 2
     assert "no folder given" in capsys.readouterr().err
@@ -171,8 +208,18 @@ def test_json_failure_document(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     path = tmp_path / "f.bin"
     path.write_bytes(b"x")
     # nothing listens on port 9: a connection error after retries -> exit 1, JSON on stdout
-    code = cli.main(["--api-key", "k", "--host", "http://127.0.0.1:9", "upload", str(path),
-                     "--json", "--no-resume"])
+    code = cli.main(
+        [
+            "--api-key",
+            "k",
+            "--host",
+            "http://127.0.0.1:9",
+            "upload",
+            str(path),
+            "--json",
+            "--no-resume",
+        ]
+    )
     assert code == 1
     document = json.loads(capsys.readouterr().out)
     assert document["ok"] is False and document["error"]["message"]
@@ -180,8 +227,9 @@ def test_json_failure_document(capsys: pytest.CaptureFixture[str], tmp_path: Pat
 
 
 def test_python_dash_m_lilt_runs_the_command() -> None:
-    out = subprocess.run([sys.executable, "-m", "lilt", "--version"], capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "lilt", "--version"], capture_output=True, text=True, check=True
+    )
     assert out.stdout.startswith("lilt ")
 
 
@@ -209,7 +257,7 @@ def _tree(root: Path) -> dict[str, bytes]:
     files = {
         "a.txt": b"alpha",
         "sub/b.md": b"# beta",
-        "sub/deeper/c.bin": os.urandom(6 * MiB),   # multipart with a 5 MiB threshold
+        "sub/deeper/c.bin": os.urandom(6 * MiB),  # multipart with a 5 MiB threshold
         ".hidden": b"dot",
         ".git/HEAD": b"ref: refs/heads/main",
         "notes/draft.tmp": b"scratch",
@@ -219,25 +267,39 @@ def _tree(root: Path) -> dict[str, bytes]:
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_bytes(data)
     (root / "empty" / "nested").mkdir(parents=True)
-    (root / "sub" / "loop").symlink_to(root)                 # a loop back to the top
-    (root / "link-to-a.txt").symlink_to(root / "a.txt")      # the same file twice
+    (root / "sub" / "loop").symlink_to(root)  # a loop back to the top
+    (root / "link-to-a.txt").symlink_to(root / "a.txt")  # the same file twice
     (root / "dangling").symlink_to(root / "nowhere")
     os.mkfifo(root / "pipe")
     return files
 
 
 @pytest.mark.storage
-def test_folder_upload_with_filters_links_and_skips(emulator_env: Emulator, tmp_path: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_folder_upload_with_filters_links_and_skips(
+    emulator_env: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = tmp_path / "project"
     files = _tree(root)
-    code = cli.main(["upload", str(root), "--exclude", ".git", "--exclude", "*.tmp",
-                     "--threshold", "5MiB", "--part-size", "5MiB", "--json"])
+    code = cli.main(
+        [
+            "upload",
+            str(root),
+            "--exclude",
+            ".git",
+            "--exclude",
+            "*.tmp",
+            "--threshold",
+            "5MiB",
+            "--part-size",
+            "5MiB",
+            "--json",
+        ]
+    )
     document = json.loads(capsys.readouterr().out)
     assert code == 0, document
     uploaded = {Path(r["path"]).relative_to(root).as_posix(): r for r in document["results"]}
     expected = {n for n in files if not n.startswith(".git/") and not n.endswith(".tmp")}
-    assert set(uploaded) == expected   # hidden file in, .git and *.tmp out, each file once
+    assert set(uploaded) == expected  # hidden file in, .git and *.tmp out, each file once
     for name, result in uploaded.items():
         assert result["filename"] == f"project/{name}"
         assert _sha(emulator_env.read_object(result["key"])) == _sha(files[name])
@@ -253,12 +315,14 @@ def test_folder_upload_with_filters_links_and_skips(emulator_env: Emulator, tmp_
 
 
 @pytest.mark.storage
-def test_folder_include_and_human_output(emulator_env: Emulator, tmp_path: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_folder_include_and_human_output(
+    emulator_env: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = tmp_path / "docs"
     _tree(root)
-    code = cli.main(["upload", str(root), "--include", "*.txt", "--include", "sub/*.md",
-                     "--no-progress"])
+    code = cli.main(
+        ["upload", str(root), "--include", "*.txt", "--include", "sub/*.md", "--no-progress"]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     lines = captured.out.splitlines()
@@ -269,8 +333,9 @@ def test_folder_include_and_human_output(emulator_env: Emulator, tmp_path: Path,
 
 
 @pytest.mark.storage
-def test_many_files_stream_through_in_windows(emulator_env: Emulator, tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_many_files_stream_through_in_windows(
+    emulator_env: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Files are pulled from the walk a window at a time, never all at once."""
     from lilt.transfer import uploader as uploader_module
     from lilt.transfer.walk import LocalFile
@@ -307,9 +372,12 @@ def test_upload_folder_python_api(emulator_env: Emulator, tmp_path: Path) -> Non
     root = tmp_path / "api"
     files = _tree(root)
     skipped: list[Any] = []
-    results = lilt.upload_folder(root, exclude=[".*", "*.tmp"], on_skip=skipped.append,
-                                 config=lilt.TransferConfig(multipart_threshold=5 * MiB,
-                                                            part_size=5 * MiB))
+    results = lilt.upload_folder(
+        root,
+        exclude=[".*", "*.tmp"],
+        on_skip=skipped.append,
+        config=lilt.TransferConfig(multipart_threshold=5 * MiB, part_size=5 * MiB),
+    )
     names = {r.filename for r in results}
     assert names == {f"api/{n}" for n in files if not n.startswith(".") and ".tmp" not in n}
     assert {Path(s.path).name for s in skipped} == {"loop", "link-to-a.txt", "dangling", "pipe"}
@@ -318,9 +386,17 @@ def test_upload_folder_python_api(emulator_env: Emulator, tmp_path: Path) -> Non
     _nothing_pending(emulator_env)
 
 
-def _run_cli(args: list[str], env: dict[str, str], stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "lilt", *args], input=stdin, env=env,
-                          capture_output=True, timeout=120, preexec_fn=_default_signals)
+def _run_cli(
+    args: list[str], env: dict[str, str], stdin: bytes = b""
+) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "lilt", *args],
+        input=stdin,
+        env=env,
+        capture_output=True,
+        timeout=120,
+        preexec_fn=_default_signals,
+    )
 
 
 def _env(emulator: Emulator, state: Path) -> dict[str, str]:
@@ -330,8 +406,21 @@ def _env(emulator: Emulator, state: Path) -> dict[str, str]:
 @pytest.mark.storage
 def test_stdin_of_unknown_length_goes_multipart(emulator_env: Emulator, tmp_path: Path) -> None:
     data = os.urandom(12 * MiB + 123)
-    out = _run_cli(["upload", "-", "--filename", "dump.json", "--threshold", "5MiB",
-                    "--part-size", "5MiB", "--json"], _env(emulator_env, tmp_path / "s"), data)
+    out = _run_cli(
+        [
+            "upload",
+            "-",
+            "--filename",
+            "dump.json",
+            "--threshold",
+            "5MiB",
+            "--part-size",
+            "5MiB",
+            "--json",
+        ],
+        _env(emulator_env, tmp_path / "s"),
+        data,
+    )
     assert out.returncode == 0, out.stderr
     [result] = json.loads(out.stdout)["results"]
     assert result["multipart"] is True and result["part_count"] == 3
@@ -342,8 +431,9 @@ def test_stdin_of_unknown_length_goes_multipart(emulator_env: Emulator, tmp_path
 
 
 @pytest.mark.storage
-def test_filename_and_content_type_override(emulator_env: Emulator, tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_filename_and_content_type_override(
+    emulator_env: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "data.bin"
     path.write_bytes(b"<p>hello</p>")
     assert cli.main(["upload", str(path), "--filename", "page.html", "--json"]) == 0
@@ -357,8 +447,9 @@ def test_filename_and_content_type_override(emulator_env: Emulator, tmp_path: Pa
 
 
 @pytest.mark.storage
-def test_uploads_commands_and_aligned_table(emulator_env: Emulator, tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_uploads_commands_and_aligned_table(
+    emulator_env: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     for n, name in enumerate(["a.txt", "longer-name.txt", "é.txt"]):
         (tmp_path / name).write_bytes(b"x" * (n + 1))
     paths = [str(tmp_path / n) for n in ("a.txt", "longer-name.txt", "é.txt")]
@@ -377,7 +468,7 @@ def test_uploads_commands_and_aligned_table(emulator_env: Emulator, tmp_path: Pa
     filename = header.index("FILENAME")
     for row in rows:
         assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ  ", row[created:]), row
-        assert row[filename - 2:filename] == "  " and row[filename] != " "
+        assert row[filename - 2 : filename] == "  " and row[filename] != " "
     assert cli.main(["uploads", "list", "--statuses", "uploaded", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert listed["ok"] is True and "é.txt" in {u["filename"] for u in listed["uploads"]}
@@ -392,11 +483,13 @@ def test_uploads_commands_and_aligned_table(emulator_env: Emulator, tmp_path: Pa
 
 
 @pytest.mark.storage
-def test_cancel_by_upload_id_and_key(emulator_env: Emulator, capsys: pytest.CaptureFixture[str]
-                                     ) -> None:
+def test_cancel_by_upload_id_and_key(
+    emulator_env: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
     with lilt.ApiClient(lilt.Configuration()) as client:
         started = lilt.UploadsApi(client).initiate_multipart_upload(
-            lilt.InitiateMultipartUploadBody(filename="c.zip", type="application/zip"))
+            lilt.InitiateMultipartUploadBody(filename="c.zip", type="application/zip")
+        )
     assert len(emulator_env.list_multipart_uploads()) == 1
     assert cli.main(["uploads", "cancel", started.upload_id]) == 2  # no journal knows its key
     assert "give its key too" in capsys.readouterr().err
@@ -406,8 +499,9 @@ def test_cancel_by_upload_id_and_key(emulator_env: Emulator, capsys: pytest.Capt
 
 
 @pytest.mark.storage
-def test_wrong_key_is_one_clean_line(emulator_env: Emulator, tmp_path: Path,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_wrong_key_is_one_clean_line(
+    emulator_env: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "d.bin"
     path.write_bytes(b"x")
     assert cli.main(["upload", str(path), "--api-key", "not-the-key-4f1d9c"]) == 1
@@ -445,16 +539,22 @@ def stalled(emulator_env: Emulator) -> Iterator[FaultProxy]:
         yield proxy
 
 
-def _interrupt(args: list[str], env: dict[str, str], proxy: FaultProxy, signum: int
-               ) -> subprocess.CompletedProcess[str]:
+def _interrupt(
+    args: list[str], env: dict[str, str], proxy: FaultProxy, signum: int
+) -> subprocess.CompletedProcess[str]:
     def part_2() -> int:
         return sum("partNumber=2" in r.target for r in proxy.requests)
 
     before = part_2()
     proxy.inject(Fault.stall(5.0), method="PUT", path=r"partNumber=2", times=1)
-    child = subprocess.Popen([sys.executable, "-m", "lilt", *args], env=env, text=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             preexec_fn=_default_signals)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "lilt", *args],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=_default_signals,
+    )
     deadline = time.monotonic() + 60
     while part_2() == before:
         assert child.poll() is None and time.monotonic() < deadline, child.communicate()
@@ -502,12 +602,17 @@ def test_sigterm_keeps_the_upload_and_the_same_command_resumes(
 
 
 @pytest.mark.storage
-def test_sighup_and_no_resume_abort(emulator_env: Emulator, stalled: FaultProxy,
-                                    tmp_path: Path) -> None:
+def test_sighup_and_no_resume_abort(
+    emulator_env: Emulator, stalled: FaultProxy, tmp_path: Path
+) -> None:
     path = _big(tmp_path)
     state = tmp_path / "s"
-    stopped = _interrupt(["upload", str(path), *SMALL_PARTS, "--no-resume"],
-                         _env(emulator_env, state), stalled, signal.SIGHUP)
+    stopped = _interrupt(
+        ["upload", str(path), *SMALL_PARTS, "--no-resume"],
+        _env(emulator_env, state),
+        stalled,
+        signal.SIGHUP,
+    )
     assert stopped.returncode == 129, stopped.stderr
     assert "hung up (SIGHUP)" in stopped.stderr and "aborted" in stopped.stderr
     _nothing_pending(emulator_env)
@@ -518,23 +623,32 @@ def test_sighup_and_no_resume_abort(emulator_env: Emulator, stalled: FaultProxy,
 @pytest.mark.storage
 def test_ctrl_c_exits_130(emulator_env: Emulator, stalled: FaultProxy, tmp_path: Path) -> None:
     path = _big(tmp_path)
-    stopped = _interrupt(["upload", str(path), *SMALL_PARTS, "--no-resume", "--json"],
-                         _env(emulator_env, tmp_path / "s"), stalled, signal.SIGINT)
+    stopped = _interrupt(
+        ["upload", str(path), *SMALL_PARTS, "--no-resume", "--json"],
+        _env(emulator_env, tmp_path / "s"),
+        stalled,
+        signal.SIGINT,
+    )
     assert stopped.returncode == 130, stopped.stderr
     document = json.loads(stopped.stdout)
-    assert document == {"ok": False, "error": {"message": "interrupted",
-                                               "type": "KeyboardInterrupt", "exit_code": 130}}
+    assert document == {
+        "ok": False,
+        "error": {"message": "interrupted", "type": "KeyboardInterrupt", "exit_code": 130},
+    }
     _nothing_pending(emulator_env)
 
 
 @pytest.mark.storage
-def test_cancel_by_record_id_and_clean(emulator_env: Emulator, stalled: FaultProxy,
-                                       tmp_path: Path) -> None:
+def test_cancel_by_record_id_and_clean(
+    emulator_env: Emulator, stalled: FaultProxy, tmp_path: Path
+) -> None:
     path = _big(tmp_path)
     state = tmp_path / "s"
     env = _env(emulator_env, state)
-    assert _interrupt(["upload", str(path), *SMALL_PARTS], env, stalled,
-                      signal.SIGINT).returncode == 130
+    assert (
+        _interrupt(["upload", str(path), *SMALL_PARTS], env, stalled, signal.SIGINT).returncode
+        == 130
+    )
     [kept] = emulator_env.list_multipart_uploads()
     listed = _run_cli(["uploads", "list", "--json"], env)
     document = json.loads(listed.stdout)
@@ -555,8 +669,10 @@ def test_cancel_by_record_id_and_clean(emulator_env: Emulator, stalled: FaultPro
     assert json.loads(_run_cli(["uploads", "list", "--json"], env).stdout)["kept"] == []
 
     # after a second interruption, clean --yes cancels it
-    assert _interrupt(["upload", str(path), *SMALL_PARTS], env, stalled,
-                      signal.SIGINT).returncode == 130
+    assert (
+        _interrupt(["upload", str(path), *SMALL_PARTS], env, stalled, signal.SIGINT).returncode
+        == 130
+    )
     assert len(emulator_env.list_multipart_uploads()) == 1
     done = _run_cli(["uploads", "clean", "--older-than", "0s", "--yes", "--json"], env)
     assert json.loads(done.stdout)["cancelled"] and done.returncode == 0
@@ -564,13 +680,16 @@ def test_cancel_by_record_id_and_clean(emulator_env: Emulator, stalled: FaultPro
 
 
 @pytest.mark.storage
-def test_stale_journal_of_a_removed_file_is_cleaned(emulator_env: Emulator, stalled: FaultProxy,
-                                                    tmp_path: Path) -> None:
+def test_stale_journal_of_a_removed_file_is_cleaned(
+    emulator_env: Emulator, stalled: FaultProxy, tmp_path: Path
+) -> None:
     path = _big(tmp_path)
     state = tmp_path / "s"
     env = _env(emulator_env, state)
-    assert _interrupt(["upload", str(path), *SMALL_PARTS], env, stalled,
-                      signal.SIGTERM).returncode == 143
+    assert (
+        _interrupt(["upload", str(path), *SMALL_PARTS], env, stalled, signal.SIGTERM).returncode
+        == 143
+    )
     assert len(emulator_env.list_multipart_uploads()) == 1
     path.unlink()  # the kept upload can never be resumed now
     other = tmp_path / "other.txt"
@@ -587,8 +706,9 @@ def test_stale_journal_of_a_removed_file_is_cleaned(emulator_env: Emulator, stal
 
 
 @pytest.mark.storage
-def test_default_client_follows_the_environment(lilt_storage: Any, tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_client_follows_the_environment(
+    lilt_storage: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "hello.txt"
     path.write_text("hello")
     monkeypatch.setattr(lilt.ApiClient, "_default", None)
@@ -622,20 +742,24 @@ def test_sixteen_threads_share_a_client_without_pool_warnings(
     assert not [r for r in caplog.records if "pool is full" in r.getMessage()]
 
 
-
 # --- an API whose records name their multipart upload --------------------------------------
 
 
 def test_records_with_upload_id_and_key_are_shown_and_cancellable(
-    capsys: pytest.CaptureFixture[str]
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Where the API reports ``uploadId`` and ``key`` on a record, list, show, cancel by
     record id and clean use them (the emulator, like LILT's documented API, does not)."""
     from support.http_server import Reply, Seen, Upstream
 
-    record = {"id": 7, "filename": "big.zip", "status": "pending",
-              "created_at": "2026-01-13T09:30:00.123456Z", "uploadId": "mpu-77",
-              "key": "uploads/7/big.zip"}
+    record = {
+        "id": 7,
+        "filename": "big.zip",
+        "status": "pending",
+        "created_at": "2026-01-13T09:30:00.123456Z",
+        "uploadId": "mpu-77",
+        "key": "uploads/7/big.zip",
+    }
 
     def answer(seen: Seen) -> Reply:
         if seen.method == "GET" and seen.path == "/v2/upload":
@@ -643,8 +767,9 @@ def test_records_with_upload_id_and_key_are_shown_and_cancellable(
         if seen.method == "GET" and seen.path == "/v2/upload/7":
             return Reply(200, record, {"Content-Type": "application/json"})
         if seen.method == "DELETE" and seen.path == "/v2/upload/s3/multipart/mpu-77":
-            return Reply(200, {"success": True, "message": "aborted"},
-                         {"Content-Type": "application/json"})
+            return Reply(
+                200, {"success": True, "message": "aborted"}, {"Content-Type": "application/json"}
+            )
         return Reply(404, {"message": "no"}, {"Content-Type": "application/json"})
 
     with Upstream(answer) as api:
@@ -652,8 +777,14 @@ def test_records_with_upload_id_and_key_are_shown_and_cancellable(
         assert cli.main(["uploads", "list", *common]) == 0
         out = capsys.readouterr().out.splitlines()
         assert out[0].split() == ["ID", "STATUS", "CREATED", "FILENAME", "UPLOAD", "ID", "KEY"]
-        assert out[1].split() == ["7", "pending", "2026-01-13T09:30:00Z", "big.zip", "mpu-77",
-                                  "uploads/7/big.zip"]
+        assert out[1].split() == [
+            "7",
+            "pending",
+            "2026-01-13T09:30:00Z",
+            "big.zip",
+            "mpu-77",
+            "uploads/7/big.zip",
+        ]
         assert cli.main(["uploads", "show", "7", *common]) == 0
         shown = capsys.readouterr().out
         assert "upload id: mpu-77" in shown and "key:       uploads/7/big.zip" in shown

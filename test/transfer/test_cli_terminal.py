@@ -43,8 +43,15 @@ class Terminal:
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
         self.master = master
         self.process = subprocess.Popen(
-            argv, env=env, cwd=cwd, stdin=slave, stdout=slave, stderr=slave, close_fds=True,
-            start_new_session=True, preexec_fn=_as_terminal_session,
+            argv,
+            env=env,
+            cwd=cwd,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            close_fds=True,
+            start_new_session=True,
+            preexec_fn=_as_terminal_session,
         )
         os.close(slave)
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -137,29 +144,50 @@ def _files(root: Path) -> list[Path]:
 
 
 def _lilt(*args: str) -> list[str]:
-    return [sys.executable, "-m", "lilt", "upload", *args, "--threshold", "5MiB",
-            "--part-size", "5MiB", "--concurrency", "2"]
+    return [
+        sys.executable,
+        "-m",
+        "lilt",
+        "upload",
+        *args,
+        "--threshold",
+        "5MiB",
+        "--part-size",
+        "5MiB",
+        "--concurrency",
+        "2",
+    ]
 
 
 def _env(emulator: Emulator, tmp_path: Path) -> dict[str, Any]:
-    return {**os.environ, **emulator.env, "LILT_STATE_DIR": str(tmp_path / "state"),
-            "COLUMNS": "", "LINES": "", "TERM": "xterm"}
+    return {
+        **os.environ,
+        **emulator.env,
+        "LILT_STATE_DIR": str(tmp_path / "state"),
+        "COLUMNS": "",
+        "LINES": "",
+        "TERM": "xterm",
+    }
 
 
 def _bars(lines: list[str]) -> list[str]:
     return [line for line in lines if "MiB/s" in line and "%" in line]
 
 
-def test_multi_file_upload_on_screen(lilt_emulator: Emulator, proxy: FaultProxy,
-                                     tmp_path: Path) -> None:
+def test_multi_file_upload_on_screen(
+    lilt_emulator: Emulator, proxy: FaultProxy, tmp_path: Path
+) -> None:
     folder = tmp_path / "media"
     paths = _files(folder)
     # Hold one part's answer for 3 s: the screen is caught while the upload is under way.
     proxy.inject(Fault.stall(3.0), method="PUT", path=r"partNumber=2", times=1)
     terminal = Terminal(_lilt("media"), _env(lilt_emulator, tmp_path), tmp_path)
     try:
-        during = terminal.wait_for(lambda lines: any(
-            "partNumber=2" in r.target for r in proxy.requests) and bool(_bars(lines)))
+        during = terminal.wait_for(
+            lambda lines: (
+                any("partNumber=2" in r.target for r in proxy.requests) and bool(_bars(lines))
+            )
+        )
         _dump("upload-in-progress", terminal.text())
         [bar] = _bars(during)  # one status line, drawn in place
         assert len(bar) <= COLUMNS
@@ -188,8 +216,11 @@ def test_ctrl_c_on_screen(lilt_emulator: Emulator, proxy: FaultProxy, tmp_path: 
     proxy.inject(Fault.stall(5.0), method="PUT", path=r"partNumber=2", times=1)
     terminal = Terminal(_lilt("media"), _env(lilt_emulator, tmp_path), tmp_path)
     try:
-        terminal.wait_for(lambda lines: any(
-            "partNumber=2" in r.target for r in proxy.requests) and bool(_bars(lines)))
+        terminal.wait_for(
+            lambda lines: (
+                any("partNumber=2" in r.target for r in proxy.requests) and bool(_bars(lines))
+            )
+        )
         terminal.type(b"\x03")  # Ctrl-C, as typed
         code = terminal.finish()
         after = terminal.wait_for(lambda lines: any("uploads cancel" in line for line in lines))
@@ -204,5 +235,4 @@ def test_ctrl_c_on_screen(lilt_emulator: Emulator, proxy: FaultProxy, tmp_path: 
     assert "  lilt upload media --threshold 5MiB --part-size 5MiB --concurrency 2" in after
     kept = lilt_emulator.list_multipart_uploads()
     unwrapped = text.replace("\n", "")  # long upload ids wrap at 80 columns
-    assert kept and all(f"  lilt uploads cancel {k.upload_id} {k.key}" in unwrapped
-                        for k in kept)
+    assert kept and all(f"  lilt uploads cancel {k.upload_id} {k.key}" in unwrapped for k in kept)

@@ -36,8 +36,9 @@ pytestmark = pytest.mark.storage
 
 @pytest.fixture
 def client(lilt_emulator: Emulator) -> Iterator[lilt.ApiClient]:
-    config = lilt.Configuration(host=lilt_emulator.base_url, username=lilt_emulator.api_key,
-                                password=lilt_emulator.api_key)
+    config = lilt.Configuration(
+        host=lilt_emulator.base_url, username=lilt_emulator.api_key, password=lilt_emulator.api_key
+    )
     with lilt.ApiClient(config) as api_client:
         yield api_client
 
@@ -58,16 +59,25 @@ def assert_stored(emulator: Emulator, result: UploadResult, data: bytes) -> None
         assert normalize_etag(head.etag) == result.checksums.expected_etag
 
 
-@pytest.mark.parametrize(("size", "multipart", "parts"), [
-    (0, False, 1),  # empty: a valid zero-byte object
-    (1, False, 1),
-    (100_000, False, 1),
-    (5 * MiB, False, 1),  # exactly the threshold: one PUT
-    (5 * MiB + 1, True, 2),  # one byte over: a 1-byte last part
-    (17 * MiB + 123, True, 4),
-])
-def test_upload_file_sizes(lilt_emulator: Emulator, client: lilt.ApiClient, make_file: MakeFile,
-                           size: int, multipart: bool, parts: int) -> None:
+@pytest.mark.parametrize(
+    ("size", "multipart", "parts"),
+    [
+        (0, False, 1),  # empty: a valid zero-byte object
+        (1, False, 1),
+        (100_000, False, 1),
+        (5 * MiB, False, 1),  # exactly the threshold: one PUT
+        (5 * MiB + 1, True, 2),  # one byte over: a 1-byte last part
+        (17 * MiB + 123, True, 4),
+    ],
+)
+def test_upload_file_sizes(
+    lilt_emulator: Emulator,
+    client: lilt.ApiClient,
+    make_file: MakeFile,
+    size: int,
+    multipart: bool,
+    parts: int,
+) -> None:
     path = make_file(size, name="doc.xliff")
     result = lilt.upload_file(path, client=client, config=small_config())
     assert (result.size, result.multipart, result.part_count) == (size, multipart, parts)
@@ -77,8 +87,9 @@ def test_upload_file_sizes(lilt_emulator: Emulator, client: lilt.ApiClient, make
     assert record.filename == "doc.xliff"
 
 
-def test_default_config_multipart(lilt_emulator: Emulator, client: lilt.ApiClient,
-                                  make_file: MakeFile) -> None:
+def test_default_config_multipart(
+    lilt_emulator: Emulator, client: lilt.ApiClient, make_file: MakeFile
+) -> None:
     path = make_file(16 * MiB + 1)  # just over the default threshold: 8 MiB parts
     result = lilt.upload_file(path, client=client)
     assert result.multipart and result.part_count == 3
@@ -86,8 +97,9 @@ def test_default_config_multipart(lilt_emulator: Emulator, client: lilt.ApiClien
     assert result.checksums.etag_match is True
 
 
-def test_many_files_and_interleaving(lilt_emulator: Emulator, client: lilt.ApiClient,
-                                     make_file: MakeFile) -> None:
+def test_many_files_and_interleaving(
+    lilt_emulator: Emulator, client: lilt.ApiClient, make_file: MakeFile
+) -> None:
     small = [make_file(1000 + i) for i in range(120)]
     large = [make_file(11 * MiB + 1), make_file(6 * MiB)]
     paths = [large[0], *small[:60], large[1], *small[60:]]
@@ -102,8 +114,9 @@ def test_many_files_and_interleaving(lilt_emulator: Emulator, client: lilt.ApiCl
     assert len({r.key for r in results}) == len(paths)
 
 
-def test_progress_is_monotonic_and_exact(lilt_emulator: Emulator, client: lilt.ApiClient,
-                                         make_file: MakeFile) -> None:
+def test_progress_is_monotonic_and_exact(
+    lilt_emulator: Emulator, client: lilt.ApiClient, make_file: MakeFile
+) -> None:
     events: list[ProgressEvent] = []
     paths = [make_file(12 * MiB + 5), make_file(777), make_file(0)]
     lilt.upload_files(paths, client=client, config=small_config(progress=events.append))
@@ -116,21 +129,22 @@ def test_progress_is_monotonic_and_exact(lilt_emulator: Emulator, client: lilt.A
     assert sum(e.done for e in events) == 3
 
 
-def test_serial_concurrency_1_and_threaded_agree(lilt_emulator: Emulator,
-                                                  client: lilt.ApiClient,
-                                                  make_file: MakeFile) -> None:
+def test_serial_concurrency_1_and_threaded_agree(
+    lilt_emulator: Emulator, client: lilt.ApiClient, make_file: MakeFile
+) -> None:
     paths = [make_file(11 * MiB + 9, seed=5), make_file(4321, seed=6), make_file(0, seed=7)]
     runs: list[list[Any]] = []
     for options in ({"executor": SerialExecutor()}, {"concurrency": 1}, {"concurrency": 6}):
         concurrency = int(options.get("concurrency", 4))  # type: ignore[call-overload]
         executor = options.get("executor")
-        with Uploader(client, small_config(concurrency=concurrency),
-                      executor=executor) as uploader:  # type: ignore[arg-type]
+        with Uploader(client, small_config(concurrency=concurrency), executor=executor) as uploader:  # type: ignore[arg-type]
             results = uploader.upload_files(paths)
-        runs.append([
-            (r.size, r.part_count, r.multipart, r.checksums, lilt_emulator.read_object(r.key))
-            for r in results
-        ])
+        runs.append(
+            [
+                (r.size, r.part_count, r.multipart, r.checksums, lilt_emulator.read_object(r.key))
+                for r in results
+            ]
+        )
     assert runs[0] == runs[1] == runs[2]
 
 
@@ -148,12 +162,16 @@ def test_streams(lilt_emulator: Emulator, client: lilt.ApiClient) -> None:
 
         def readinto(self, buffer: Any) -> int:
             n = min(len(buffer), 100_000, len(data) - self.at)
-            buffer[:n] = data[self.at:self.at + n]
+            buffer[:n] = data[self.at : self.at + n]
             self.at += n
             return n
 
-    result = lilt.upload_fileobj(Pipe(), "piped.bin", client=client,  # type: ignore[arg-type]
-                                 config=small_config())
+    result = lilt.upload_fileobj(
+        Pipe(),
+        "piped.bin",
+        client=client,  # type: ignore[arg-type]
+        config=small_config(),
+    )
     assert result.multipart and result.size == len(data)
     assert_stored(lilt_emulator, result, data)
     small = lilt.upload_fileobj(io.BytesIO(b"tiny"), "tiny.txt", client=client)
@@ -177,17 +195,30 @@ with lilt.ApiClient(lilt.Configuration(host=host, username=key, password=key)) a
 
 
 @pytest.mark.parametrize("concurrency", [1, 3])
-def test_memory_is_bounded_by_parts_in_flight(lilt_emulator: Emulator, make_file: MakeFile,
-                                              concurrency: int) -> None:
+def test_memory_is_bounded_by_parts_in_flight(
+    lilt_emulator: Emulator, make_file: MakeFile, concurrency: int
+) -> None:
     # In a separate process: the emulator's own server would show up in this one.
     import subprocess
     import sys
 
     warm, path = make_file(6 * MiB), make_file(40 * MiB)
     out = subprocess.run(
-        [sys.executable, "-c", _MEASURE, lilt_emulator.base_url, lilt_emulator.api_key,
-         str(warm), str(path), str(5 * MiB), str(concurrency)],
-        check=True, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-c",
+            _MEASURE,
+            lilt_emulator.base_url,
+            lilt_emulator.api_key,
+            str(warm),
+            str(path),
+            str(5 * MiB),
+            str(concurrency),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     peak = int(out.stdout.split()[-1])
     bound = (concurrency + 1) * 5 * MiB + 1 * MiB
@@ -209,8 +240,9 @@ def interrupt_after(nbytes: int) -> Callable[[ProgressEvent], None]:
     return callback
 
 
-def test_ctrl_c_aborts_the_upload(lilt_emulator: Emulator, client: lilt.ApiClient,
-                                  make_file: MakeFile) -> None:
+def test_ctrl_c_aborts_the_upload(
+    lilt_emulator: Emulator, client: lilt.ApiClient, make_file: MakeFile
+) -> None:
     path = make_file(21 * MiB)
     config = small_config(concurrency=2, progress=interrupt_after(7 * MiB))
     with pytest.raises(KeyboardInterrupt):
@@ -219,14 +251,18 @@ def test_ctrl_c_aborts_the_upload(lilt_emulator: Emulator, client: lilt.ApiClien
     assert len(lilt_emulator.requests("cancel_multipart_upload")) == 1
 
 
-def test_resume_after_an_interrupted_run(lilt_emulator: Emulator, client: lilt.ApiClient,
-                                         make_file: MakeFile, tmp_path: Path) -> None:
+def test_resume_after_an_interrupted_run(
+    lilt_emulator: Emulator, client: lilt.ApiClient, make_file: MakeFile, tmp_path: Path
+) -> None:
     path = make_file(26 * MiB + 17)
     journal = tmp_path / "uploads.journal"
     config = small_config(concurrency=2, journal=journal)
     with pytest.raises(KeyboardInterrupt):
-        lilt.upload_file(path, client=client,
-                         config=dataclasses.replace(config, progress=interrupt_after(11 * MiB)))
+        lilt.upload_file(
+            path,
+            client=client,
+            config=dataclasses.replace(config, progress=interrupt_after(11 * MiB)),
+        )
     pending = lilt_emulator.list_multipart_uploads()
     assert len(pending) == 1  # kept for resuming, not aborted
     lilt_emulator.clear_requests()
@@ -241,13 +277,17 @@ def test_resume_after_an_interrupted_run(lilt_emulator: Emulator, client: lilt.A
     assert lilt_emulator.requests("initiate_multipart_upload") == []
 
 
-def test_resume_refuses_a_changed_file(lilt_emulator: Emulator, client: lilt.ApiClient,
-                                       make_file: MakeFile, tmp_path: Path) -> None:
+def test_resume_refuses_a_changed_file(
+    lilt_emulator: Emulator, client: lilt.ApiClient, make_file: MakeFile, tmp_path: Path
+) -> None:
     path = make_file(16 * MiB)
     config = small_config(concurrency=1, journal=tmp_path / "j")
     with pytest.raises(KeyboardInterrupt):
-        lilt.upload_file(path, client=client,
-                         config=dataclasses.replace(config, progress=interrupt_after(6 * MiB)))
+        lilt.upload_file(
+            path,
+            client=client,
+            config=dataclasses.replace(config, progress=interrupt_after(6 * MiB)),
+        )
     with open(path, "r+b") as handle:
         handle.write(b"changed")
     with pytest.raises(JournalError, match="refusing to resume"):
@@ -256,8 +296,9 @@ def test_resume_refuses_a_changed_file(lilt_emulator: Emulator, client: lilt.Api
     lilt.UploadsApi(client).cancel_multipart_upload(upload.upload_id, upload.key)
 
 
-def test_file_changing_during_upload_is_aborted(lilt_emulator: Emulator, client: lilt.ApiClient,
-                                                make_file: MakeFile) -> None:
+def test_file_changing_during_upload_is_aborted(
+    lilt_emulator: Emulator, client: lilt.ApiClient, make_file: MakeFile
+) -> None:
     path = make_file(16 * MiB)
     appended = []
 
@@ -275,9 +316,9 @@ def test_file_changing_during_upload_is_aborted(lilt_emulator: Emulator, client:
     assert lilt_emulator.list_objects() == []
 
 
-def test_storage_rejection_aborts_and_names_the_parts(lilt_emulator: Emulator,
-                                                      client: lilt.ApiClient,
-                                                      make_file: MakeFile) -> None:
+def test_storage_rejection_aborts_and_names_the_parts(
+    lilt_emulator: Emulator, client: lilt.ApiClient, make_file: MakeFile
+) -> None:
     # Presign URLs for a bucket that does not exist: storage answers 404 NoSuchBucket.
     path = make_file(11 * MiB)
     real = lilt_emulator.presign_endpoint
@@ -293,8 +334,9 @@ def test_storage_rejection_aborts_and_names_the_parts(lilt_emulator: Emulator,
     assert "X-Amz-Signature=" not in str(error) or "[REDACTED]" in str(error)
 
 
-def test_expired_urls_are_signed_again(lilt_emulator: Emulator, client: lilt.ApiClient,
-                                       make_file: MakeFile) -> None:
+def test_expired_urls_are_signed_again(
+    lilt_emulator: Emulator, client: lilt.ApiClient, make_file: MakeFile
+) -> None:
     import time
 
     from lilt.testing.proxy import Fault, FaultProxy
@@ -316,11 +358,14 @@ def test_expired_urls_are_signed_again(lilt_emulator: Emulator, client: lilt.Api
     assert_stored(lilt_emulator, result, path.read_bytes())
     statuses = [r.status for r in proxy.requests if r.method == "PUT"]
     assert statuses[:5] == [None, 403, 200, 403, 200]
-    assert len(lilt_emulator.requests("sign_upload_part")) == result.part_count + statuses.count(403)
+    assert len(lilt_emulator.requests("sign_upload_part")) == result.part_count + statuses.count(
+        403
+    )
 
 
-def test_bad_input_sends_nothing(lilt_emulator: Emulator, client: lilt.ApiClient,
-                                 tmp_path: Path, make_file: MakeFile) -> None:
+def test_bad_input_sends_nothing(
+    lilt_emulator: Emulator, client: lilt.ApiClient, tmp_path: Path, make_file: MakeFile
+) -> None:
     good = make_file(10)
     for bad in (tmp_path / "missing", tmp_path):
         with pytest.raises(OSError):
@@ -330,28 +375,37 @@ def test_bad_input_sends_nothing(lilt_emulator: Emulator, client: lilt.ApiClient
     assert lilt_emulator.requests() == []
 
 
-def test_no_credentials_reach_storage(lilt_emulator: Emulator, client: lilt.ApiClient,
-                                      make_file: MakeFile) -> None:
+def test_no_credentials_reach_storage(
+    lilt_emulator: Emulator, client: lilt.ApiClient, make_file: MakeFile
+) -> None:
     from lilt.testing.proxy import FaultProxy
 
     storage = lilt_emulator.storage.url.removeprefix("http://")
     host, port = storage.rsplit(":", 1)
     with FaultProxy((host, int(port))) as proxy:
         lilt_emulator.presign_endpoint = proxy.url
-        lilt.upload_files([make_file(6 * MiB), make_file(10)], client=client,
-                          config=small_config())
+        lilt.upload_files([make_file(6 * MiB), make_file(10)], client=client, config=small_config())
     assert len(proxy.requests) >= 3
     for request in proxy.requests:
         assert request.header("Authorization") is None and request.header("Cookie") is None
         names = {name.lower() for name, _ in request.headers}
-        assert names <= {"host", "accept-encoding", "user-agent", "content-length",
-                         "content-type", "content-md5"}, names
+        assert names <= {
+            "host",
+            "accept-encoding",
+            "user-agent",
+            "content-length",
+            "content-type",
+            "content-md5",
+        }, names
         assert lilt_emulator.api_key not in repr(request)
 
 
-def test_sha256_of_what_was_sent(lilt_emulator: Emulator, client: lilt.ApiClient,
-                                 make_file: MakeFile) -> None:
+def test_sha256_of_what_was_sent(
+    lilt_emulator: Emulator, client: lilt.ApiClient, make_file: MakeFile
+) -> None:
     path = make_file(9 * MiB + 1)
     result = lilt.upload_file(path, client=client, config=small_config())
-    assert hashlib.sha256(lilt_emulator.read_object(result.key)).digest() == hashlib.sha256(
-        path.read_bytes()).digest()
+    assert (
+        hashlib.sha256(lilt_emulator.read_object(result.key)).digest()
+        == hashlib.sha256(path.read_bytes()).digest()
+    )

@@ -71,7 +71,7 @@ def test_multipart_file(fakes: Fakes, make_file: MakeFile) -> None:
     data = path.read_bytes()
     assert stored(fakes, result) == data
     assert result.multipart and result.part_count == 3 and result.upload_id == "mpu-1"
-    digests = [hashlib.md5(data[i:i + 5 * MiB]).digest() for i in range(0, len(data), 5 * MiB)]
+    digests = [hashlib.md5(data[i : i + 5 * MiB]).digest() for i in range(0, len(data), 5 * MiB)]
     assert result.checksums.expected_etag == multipart_etag(digests)
     assert result.checksums.part_md5s == tuple(d.hex() for d in digests)
     assert result.checksums.etag_match is True
@@ -79,13 +79,17 @@ def test_multipart_file(fakes: Fakes, make_file: MakeFile) -> None:
     assert not fakes.api.open_uploads
 
 
-@pytest.mark.parametrize(("size", "multipart", "parts"), [
-    (5 * MiB, False, 1),  # exactly the threshold: one PUT
-    (5 * MiB + 1, True, 2),  # one byte over: two parts, the last of 1 byte
-    (0, False, 1),  # empty files are valid
-])
-def test_threshold_edges(fakes: Fakes, make_file: MakeFile, size: int, multipart: bool,
-                         parts: int) -> None:
+@pytest.mark.parametrize(
+    ("size", "multipart", "parts"),
+    [
+        (5 * MiB, False, 1),  # exactly the threshold: one PUT
+        (5 * MiB + 1, True, 2),  # one byte over: two parts, the last of 1 byte
+        (0, False, 1),  # empty files are valid
+    ],
+)
+def test_threshold_edges(
+    fakes: Fakes, make_file: MakeFile, size: int, multipart: bool, parts: int
+) -> None:
     path = make_file(size)
     with fakes.uploader(small_config()) as up:
         result = up.upload_file(path)
@@ -122,8 +126,7 @@ def test_many_files_bulk_initiate_and_interleave(fakes: Fakes, make_file: MakeFi
     assert first_small < last_part
 
 
-def test_small_files_and_parts_have_windows_of_their_own(fakes: Fakes,
-                                                         make_file: MakeFile) -> None:
+def test_small_files_and_parts_have_windows_of_their_own(fakes: Fakes, make_file: MakeFile) -> None:
     """``small_file_concurrency`` single PUTs run at once next to at most ``concurrency``
     part PUTs, while the next part is signed ahead."""
     config = small_config(concurrency=2, small_file_concurrency=5)
@@ -132,7 +135,10 @@ def test_small_files_and_parts_have_windows_of_their_own(fakes: Fakes,
     peak = dict(active)
     # The first PUTs of each kind wait for one another: this only passes if the
     # engine really runs that many at once (else the barrier times out).
-    barriers = {"single": threading.Barrier(5, timeout=10), "part": threading.Barrier(2, timeout=10)}
+    barriers = {
+        "single": threading.Barrier(5, timeout=10),
+        "part": threading.Barrier(2, timeout=10),
+    }
     arrived = {"single": 0, "part": 0}
     third_signed, third_put = threading.Event(), threading.Event()
     signed_ahead: list[bool] = []
@@ -186,9 +192,9 @@ def test_serial_and_threaded_runs_agree(make_file: MakeFile) -> None:
         fakes = Fakes()
         with fakes.uploader(small_config(concurrency=concurrency), serial=serial) as up:
             results = up.upload_files(paths)
-        outcomes.append([
-            (r.size, r.part_count, r.multipart, r.checksums, stored(fakes, r)) for r in results
-        ])
+        outcomes.append(
+            [(r.size, r.part_count, r.multipart, r.checksums, stored(fakes, r)) for r in results]
+        )
     assert outcomes[0] == outcomes[1] == outcomes[2]
 
 
@@ -288,8 +294,9 @@ def test_corrupted_body_is_sent_again(fakes: Fakes, make_file: MakeFile) -> None
     assert len(fakes.storage.requests) == 2
 
 
-def test_expired_part_url_is_signed_again_outside_the_budget(fakes: Fakes,
-                                                             make_file: MakeFile) -> None:
+def test_expired_part_url_is_signed_again_outside_the_budget(
+    fakes: Fakes, make_file: MakeFile
+) -> None:
     fakes.storage.fault = on_part(2, xml_error(403, "AccessDenied", "Request has expired"), times=2)
     path = make_file(11 * MiB)
     config = small_config(retry=RetryPolicy(attempts=1))  # no retries at all, still fine
@@ -360,15 +367,19 @@ def test_initiate_and_complete_are_retried_on_5xx(fakes: Fakes, make_file: MakeF
             if failures:
                 raise failures.pop(0)
             return call(*args)
+
         return wrapper
 
     api = fakes.api
     api.initiate_s3_upload = flaky(  # type: ignore[method-assign]
-        api.initiate_s3_upload, [ServiceException(status=502), ServiceException(status=503)])
+        api.initiate_s3_upload, [ServiceException(status=502), ServiceException(status=503)]
+    )
     api.initiate_multipart_upload = flaky(  # type: ignore[method-assign]
-        api.initiate_multipart_upload, [ServiceException(status=500)])
+        api.initiate_multipart_upload, [ServiceException(status=500)]
+    )
     api.complete_multipart_upload = flaky(  # type: ignore[method-assign]
-        api.complete_multipart_upload, [ServiceException(status=504)])
+        api.complete_multipart_upload, [ServiceException(status=504)]
+    )
     paths = [make_file(10), make_file(6 * MiB)]
     with fakes.uploader(small_config()) as up:
         results = up.upload_files(paths)
@@ -376,7 +387,8 @@ def test_initiate_and_complete_are_retried_on_5xx(fakes: Fakes, make_file: MakeF
     assert sorted(fakes.sleeps) == [0.5, 0.5, 0.5, 1.0]  # 2 for initiate, 1 each for the others
 
     api.initiate_s3_upload = flaky(  # type: ignore[method-assign]
-        api.initiate_s3_upload, [BadRequestException(status=400)])
+        api.initiate_s3_upload, [BadRequestException(status=400)]
+    )
     with fakes.uploader() as up, pytest.raises(TransferError) as caught:
         up.upload_file(make_file(10))
     assert caught.value.status == 400 and len(fakes.sleeps) == 4  # a 400 is not retried
@@ -435,8 +447,9 @@ def test_file_touched_before_completion_is_detected(fakes: Fakes, make_file: Mak
 # --- bad input: raised before any request ------------------------------------------------
 
 
-def test_bad_paths_fail_before_any_request(fakes: Fakes, make_file: MakeFile,
-                                           tmp_path: Path) -> None:
+def test_bad_paths_fail_before_any_request(
+    fakes: Fakes, make_file: MakeFile, tmp_path: Path
+) -> None:
     good = make_file(10)
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
@@ -452,7 +465,9 @@ def test_bad_paths_fail_before_any_request(fakes: Fakes, make_file: MakeFile,
     assert fakes.api.calls == [] and fakes.storage.requests == []
 
 
-def test_unreadable_file(fakes: Fakes, make_file: MakeFile, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreadable_file(
+    fakes: Fakes, make_file: MakeFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = make_file(10)
     if os.geteuid() != 0:
         path.chmod(0)
@@ -470,8 +485,9 @@ def test_unreadable_file(fakes: Fakes, make_file: MakeFile, monkeypatch: pytest.
     assert fakes.api.calls == []
 
 
-def test_too_many_parts_is_refused_before_any_request(fakes: Fakes, make_file: MakeFile,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_too_many_parts_is_refused_before_any_request(
+    fakes: Fakes, make_file: MakeFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from lilt.transfer import PlanError, uploader
     from lilt.transfer.source import FileSource
 
@@ -614,7 +630,7 @@ class Unseekable(io.RawIOBase):
 
     def readinto(self, buffer: bytearray) -> int:  # type: ignore[override]
         n = min(len(buffer), 65536, len(self._data) - self._pos)
-        buffer[:n] = self._data[self._pos:self._pos + n]
+        buffer[:n] = self._data[self._pos : self._pos + n]
         self._pos += n
         return n
 

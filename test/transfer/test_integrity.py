@@ -66,8 +66,11 @@ def test_every_change_to_an_open_file_is_seen(tmp_path: Path, how: str) -> None:
         change(path, how)
         with pytest.raises(SourceChangedError) as caught:
             source.check_unchanged()
-    expected = {"append": "size changed", "truncate": "size changed",
-                "rewrite": "status-change time"}[how]
+    expected = {
+        "append": "size changed",
+        "truncate": "size changed",
+        "rewrite": "status-change time",
+    }[how]
     assert expected in str(caught.value)
 
 
@@ -129,7 +132,7 @@ def test_non_blocking_stream_is_waited_on_not_taken_for_its_end(fakes: Fakes) ->
         with os.fdopen(write_end, "wb", buffering=0) as out:
             for start in range(0, len(data), 50_000):
                 time.sleep(0.02)
-                out.write(data[start:start + 50_000])
+                out.write(data[start : start + 50_000])
 
     thread = threading.Thread(target=writer)
     thread.start()
@@ -220,8 +223,9 @@ def test_a_short_sendfile_fails_at_once(tmp_path: Path) -> None:
     assert len(got) == 100_000
 
 
-def test_bad_digest_from_a_changed_source_is_reported_at_once(fakes: Fakes,
-                                                              make_file: MakeFile) -> None:
+def test_bad_digest_from_a_changed_source_is_reported_at_once(
+    fakes: Fakes, make_file: MakeFile
+) -> None:
     path = make_file(MiB)  # sent from the file (sendfile), not from memory
 
     def rewrite_then_reject(request: Any, number: int) -> Optional[Response]:
@@ -266,8 +270,9 @@ def test_verify_rehashes_when_timestamps_cannot_tell(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("checksum", [True, False])
-def test_single_put_changed_while_storage_answers(fakes: Fakes, make_file: MakeFile,
-                                                 checksum: bool) -> None:
+def test_single_put_changed_while_storage_answers(
+    fakes: Fakes, make_file: MakeFile, checksum: bool
+) -> None:
     """The file changes after storage took the whole body, before its answer."""
     path = make_file(MiB)
     original = path.read_bytes()
@@ -294,8 +299,9 @@ def test_single_put_changed_while_storage_answers(fakes: Fakes, make_file: MakeF
 
 
 @pytest.mark.parametrize("how", ["rewrite", "replace"])
-def test_multipart_file_changed_before_complete_is_aborted(fakes: Fakes, make_file: MakeFile,
-                                                           how: str) -> None:
+def test_multipart_file_changed_before_complete_is_aborted(
+    fakes: Fakes, make_file: MakeFile, how: str
+) -> None:
     path = make_file(6 * MiB)
     calls = {"n": 0}
 
@@ -315,12 +321,12 @@ def test_multipart_file_changed_before_complete_is_aborted(fakes: Fakes, make_fi
 # --- the journal --------------------------------------------------------------------------
 
 
-def start_record(journal: Journal, path: Path, upload_id: str = "mpu-1",
-                 part_size: int = 5 * MiB) -> None:
+def start_record(
+    journal: Journal, path: Path, upload_id: str = "mpu-1", part_size: int = 5 * MiB
+) -> None:
     with FileSource(path) as source:
         file = JournalFile(str(path), source.identity(), path.name, "a/b")
-        journal.start(file, key=f"uploads/1/{path.name}", upload_id=upload_id,
-                      part_size=part_size)
+        journal.start(file, key=f"uploads/1/{path.name}", upload_id=upload_id, part_size=part_size)
 
 
 def test_journal_completes_short_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -411,7 +417,9 @@ def test_a_journal_that_cannot_record_the_start_aborts_the_upload(
 
 
 def test_a_journal_that_cannot_record_the_end_still_reports_the_stored_file(
-    make_file: MakeFile, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    make_file: MakeFile,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     import lilt.transfer.journal as journal_module
@@ -447,10 +455,19 @@ def test_a_poisoned_journal_starts_afresh_and_cancels_the_upload_it_named(
         fakes.api.open_uploads["mpu-real"] = f"uploads/0/{path.name}"  # what the journal named
     with FileSource(path) as source:
         identity = source.identity()
-    start = {"event": "start", "v": 1, "path": os.path.realpath(path), "size": identity.size,
-             "mtime_ns": identity.mtime_ns, "sample": identity.sample,
-             "filename": path.name, "content_type": "a/b", "key": f"uploads/0/{path.name}",
-             "upload_id": "mpu-real", "part_size": 5 * MiB}
+    start = {
+        "event": "start",
+        "v": 1,
+        "path": os.path.realpath(path),
+        "size": identity.size,
+        "mtime_ns": identity.mtime_ns,
+        "sample": identity.sample,
+        "filename": path.name,
+        "content_type": "a/b",
+        "key": f"uploads/0/{path.name}",
+        "upload_id": "mpu-real",
+        "part_size": 5 * MiB,
+    }
     POISONS[poison](start)
     lines = [start]
     if poison == "part beyond the file":
@@ -512,12 +529,14 @@ def test_base_exceptions_from_a_progress_callback_propagate_as_themselves(
     assert fakes.api.aborted == ["mpu-1"] and not fakes.api.open_uploads
 
 
-def test_a_failed_batch_carries_the_results_of_the_stored_files(fakes: Fakes,
-                                                                 make_file: MakeFile) -> None:
+def test_a_failed_batch_carries_the_results_of_the_stored_files(
+    fakes: Fakes, make_file: MakeFile
+) -> None:
     good = [make_file(1000 + n) for n in range(3)]
     bad = make_file(500, name="bad.bin")
     fakes.storage.fault = lambda request, n: (
-        xml_error(400, "InvalidArgument") if request.path.endswith("bad.bin") else None)
+        xml_error(400, "InvalidArgument") if request.path.endswith("bad.bin") else None
+    )
     config = small_config(concurrency=1)
     with fakes.uploader(config, serial=True) as up, pytest.raises(TransferError) as caught:
         up.upload_files([*good, bad])
@@ -528,8 +547,9 @@ def test_a_failed_batch_carries_the_results_of_the_stored_files(fakes: Fakes,
     assert caught.value.file == os.fspath(bad)
 
 
-def test_a_complete_that_finishes_during_clean_up_is_a_success(fakes: Fakes,
-                                                               make_file: MakeFile) -> None:
+def test_a_complete_that_finishes_during_clean_up_is_a_success(
+    fakes: Fakes, make_file: MakeFile
+) -> None:
     big = make_file(11 * MiB, name="big.bin")
     small = make_file(100, name="small.bin")
     completing = threading.Event()
@@ -565,8 +585,12 @@ def test_transfer_error_names_the_api_error_and_pickles_without_secrets(
     from urllib3 import HTTPHeaderDict
 
     secret = "sk-live-0123456789abcdef"
-    answer = SimpleNamespace(status=401, reason="Unauthorized", data=b'{"message":"bad key"}',
-                             getheaders=lambda: HTTPHeaderDict({"X-Request-Id": "req-9"}))
+    answer = SimpleNamespace(
+        status=401,
+        reason="Unauthorized",
+        data=b'{"message":"bad key"}',
+        getheaders=lambda: HTTPHeaderDict({"X-Request-Id": "req-9"}),
+    )
 
     def refuse(body: Any) -> Any:
         raise UnauthorizedException(http_resp=answer)
@@ -579,8 +603,7 @@ def test_transfer_error_names_the_api_error_and_pickles_without_secrets(
     assert (error.status, error.message, error.request_id) == (401, "bad key", "req-9")
     copy = pickle.loads(pickle.dumps(error))
     assert type(copy) is TransferError and isinstance(copy.api_error, UnauthorizedException)
-    assert (copy.status, copy.message, copy.file, copy.results) == (
-        401, "bad key", error.file, ())
+    assert (copy.status, copy.message, copy.file, copy.results) == (401, "bad key", error.file, ())
     assert str(copy) == str(error)
     for text in (pickle.dumps(error), repr(vars(error)).encode(), str(error).encode()):
         assert secret.encode() not in text
@@ -598,8 +621,9 @@ def test_an_api_call_makes_at_most_the_policy_attempts_against_a_refused_port() 
         proxy.refuse_connections(1000)
         configuration = lilt.Configuration(host=proxy.url, username="k", password="k")
         with lilt.ApiClient(configuration) as client:  # its own policy: 4 attempts
-            ops = UploaderApi(lilt.UploadsApi(client), retry=RetryPolicy(attempts=3),
-                         sleep=lambda s: None)
+            ops = UploaderApi(
+                lilt.UploadsApi(client), retry=RetryPolicy(attempts=3), sleep=lambda s: None
+            )
             with pytest.raises(ApiConnectionError):
                 ops.complete(MultipartTarget("u", "k"), [UploadedPart(1, '"e"')])
             assert proxy.connections == 3  # not 3 x 4
@@ -616,10 +640,12 @@ def test_an_api_call_makes_at_most_the_policy_attempts_against_a_refused_port() 
 
 
 @pytest.mark.parametrize("allowed", [False, True])
-def test_an_https_api_handing_out_http_storage_urls(fakes: Fakes, make_file: MakeFile,
-                                                   allowed: bool) -> None:
+def test_an_https_api_handing_out_http_storage_urls(
+    fakes: Fakes, make_file: MakeFile, allowed: bool
+) -> None:
     fakes.api.api_client = SimpleNamespace(  # type: ignore[attr-defined]
-        configuration=SimpleNamespace(host="https://api.example"))
+        configuration=SimpleNamespace(host="https://api.example")
+    )
     path = make_file(100)
     with fakes.uploader(TransferConfig(allow_http_storage=allowed)) as up:
         if allowed:
@@ -644,8 +670,9 @@ def test_bytes_paths_work(fakes: Fakes, make_file: MakeFile) -> None:
     assert fakes.storage.objects[again.key] == path.read_bytes()
 
 
-def test_names_that_cannot_be_sent_are_refused_before_any_request(fakes: Fakes,
-                                                                  tmp_path: Path) -> None:
+def test_names_that_cannot_be_sent_are_refused_before_any_request(
+    fakes: Fakes, tmp_path: Path
+) -> None:
     undecodable = os.path.join(os.fsencode(tmp_path), b"caf\xe9.txt")  # Latin-1 on UTF-8
     try:
         with open(undecodable, "wb") as handle:
@@ -704,8 +731,12 @@ class Sink:
 
 def test_a_stalled_put_is_abandoned_and_retried_within_the_budget() -> None:
     sink = Sink()
-    storage = StorageClient(retry=RetryPolicy(attempts=2, backoff_base=0.01), timeout=(5, 60),
-                            stall_time=0.5, stall_speed=1024)
+    storage = StorageClient(
+        retry=RetryPolicy(attempts=2, backoff_base=0.01),
+        timeout=(5, 60),
+        stall_time=0.5,
+        stall_speed=1024,
+    )
     try:
         started = time.monotonic()
         with pytest.raises(StorageError, match=r"stalled|no answer") as caught:
@@ -769,10 +800,12 @@ def test_an_interrupt_logs_the_keys_of_the_files_already_stored(
 
     fakes.storage.fault = interrupt_part_2  # type: ignore[assignment]
     config = small_config(concurrency=2, progress=callback)
-    with caplog.at_level(logging.WARNING, "lilt.transfer"), fakes.uploader(config) as up, \
-            pytest.raises(KeyboardInterrupt):
+    with (
+        caplog.at_level(logging.WARNING, "lilt.transfer"),
+        fakes.uploader(config) as up,
+        pytest.raises(KeyboardInterrupt),
+    ):
         up.upload_files([small, big])
     (stored,) = fakes.storage.objects  # the small file made it
-    assert any(stored in r.getMessage() and "interrupted" in r.getMessage()
-               for r in caplog.records)
+    assert any(stored in r.getMessage() and "interrupted" in r.getMessage() for r in caplog.records)
     assert not fakes.api.open_uploads

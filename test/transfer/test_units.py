@@ -43,9 +43,11 @@ from lilt.transfer.storage_client import (
 # --- plan ---------------------------------------------------------------------------
 
 
-@given(size=st.integers(0, MAX_PARTS * MAX_PART_SIZE),
-       part_size=st.integers(MIN_PART_SIZE, 64 * MiB),
-       threshold=st.integers(0, 64 * MiB))
+@given(
+    size=st.integers(0, MAX_PARTS * MAX_PART_SIZE),
+    part_size=st.integers(MIN_PART_SIZE, 64 * MiB),
+    threshold=st.integers(0, 64 * MiB),
+)
 def test_plan_covers_every_byte_once(size: int, part_size: int, threshold: int) -> None:
     config = TransferConfig(part_size=part_size, multipart_threshold=threshold)
     plan = plan_upload(size, config)
@@ -90,28 +92,34 @@ def test_part_size_grows_only_past_10000_parts() -> None:
 def test_config_defaults() -> None:
     config = TransferConfig()
     assert (config.multipart_threshold, config.part_size, config.concurrency) == (
-        16 * MiB, 8 * MiB, 8)
+        16 * MiB,
+        8 * MiB,
+        8,
+    )
     assert config.small_file_concurrency == 64
     assert config.checksum and config.journal is None and isinstance(config.retry, RetryPolicy)
 
 
-@pytest.mark.parametrize(("options", "message"), [
-    ({"part_size": 5 * MiB - 1}, "part_size must be between"),
-    ({"part_size": 5 * GiB + 1}, "part_size must be between"),
-    ({"part_size": 8.0 * MiB}, "part_size must be an int"),
-    ({"part_size": True}, "part_size must be an int"),
-    ({"concurrency": 0}, "concurrency must be between"),
-    ({"small_file_concurrency": 0}, "small_file_concurrency must be between"),
-    ({"small_file_concurrency": 257}, "small_file_concurrency must be between"),
-    ({"multipart_threshold": -1}, "multipart_threshold must be between"),
-    ({"multipart_threshold": 5 * GiB + 1}, "multipart_threshold must be between"),
-    ({"time_budget": 0}, "time_budget must be a positive"),
-    ({"max_resigns": -1}, "max_resigns must not be negative"),
-    ({"retry": 3}, "retry must be a lilt RetryPolicy"),
-    ({"progress": "bar"}, "progress must be a callable"),
-    ({"journal": 5}, "journal must be a path"),
-    ({"storage_timeout": (0, 1)}, "storage_timeout"),
-])
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"part_size": 5 * MiB - 1}, "part_size must be between"),
+        ({"part_size": 5 * GiB + 1}, "part_size must be between"),
+        ({"part_size": 8.0 * MiB}, "part_size must be an int"),
+        ({"part_size": True}, "part_size must be an int"),
+        ({"concurrency": 0}, "concurrency must be between"),
+        ({"small_file_concurrency": 0}, "small_file_concurrency must be between"),
+        ({"small_file_concurrency": 257}, "small_file_concurrency must be between"),
+        ({"multipart_threshold": -1}, "multipart_threshold must be between"),
+        ({"multipart_threshold": 5 * GiB + 1}, "multipart_threshold must be between"),
+        ({"time_budget": 0}, "time_budget must be a positive"),
+        ({"max_resigns": -1}, "max_resigns must not be negative"),
+        ({"retry": 3}, "retry must be a lilt RetryPolicy"),
+        ({"progress": "bar"}, "progress must be a callable"),
+        ({"journal": 5}, "journal must be a path"),
+        ({"storage_timeout": (0, 1)}, "storage_timeout"),
+    ],
+)
 def test_config_rejects_invalid_options(options: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         TransferConfig(**options)  # type: ignore[arg-type]
@@ -194,7 +202,11 @@ def test_text_progress_prints_steps_and_the_end() -> None:
     progress(ProgressEvent("f", 100, 100, 100, 100, done=True))
     lines = out.getvalue().splitlines()
     assert [line.split("]")[1].split("%")[0].strip() for line in lines] == [
-        "25.0", "50.0", "75.0", "100.0"]
+        "25.0",
+        "50.0",
+        "75.0",
+        "100.0",
+    ]
     assert "MiB/s" in lines[-1]
 
 
@@ -320,33 +332,42 @@ URL = "http://storage.test/b/k?X-Amz-Signature=topsecret&X-Amz-Expires=60"
 def client(storage: FakeStorage, **kw: object) -> StorageClient:
     sleeps: list[float] = []
     kw.setdefault("sleep", sleeps.append)
-    return StorageClient(retry=RetryPolicy(), http=storage, random=lambda: 0.5,  # type: ignore[arg-type]
-                         **kw)  # type: ignore[arg-type]
+    return StorageClient(
+        retry=RetryPolicy(),
+        http=storage,
+        random=lambda: 0.5,  # type: ignore[arg-type]
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def test_put_sends_only_storage_headers() -> None:
     storage = FakeStorage()
-    result = client(storage).put(URL, b"hello", content_type="text/plain",
-                                 md5=hashlib.md5(b"hello").digest())
+    result = client(storage).put(
+        URL, b"hello", content_type="text/plain", md5=hashlib.md5(b"hello").digest()
+    )
     assert result.etag == '"' + hashlib.md5(b"hello").hexdigest() + '"' and result.attempts == 1
     assert storage.requests[0].headers == {
-        "Content-Length": "5", "Content-Type": "text/plain",
+        "Content-Length": "5",
+        "Content-Type": "text/plain",
         "Content-MD5": base64.b64encode(hashlib.md5(b"hello").digest()).decode(),
     }
     assert content_md5(b"\x00" * 16) == "AAAAAAAAAAAAAAAAAAAAAA=="
 
 
-@pytest.mark.parametrize(("response", "kind", "retried"), [
-    (xml_error(403, "AccessDenied", "Request has expired"), SignatureRejected, False),
-    (xml_error(403, "SignatureDoesNotMatch"), SignatureRejected, False),
-    (Response(403), SignatureRejected, False),
-    (xml_error(403, "AccessDenied", "Access Denied"), StorageError, False),
-    (xml_error(404, "NoSuchUpload"), StorageError, False),
-    (xml_error(400, "EntityTooSmall"), StorageError, False),
-    (xml_error(400, "RequestTimeout"), StorageError, True),
-    (xml_error(408, "RequestTimeout"), StorageError, True),
-    (Response(503), StorageError, True),
-])
+@pytest.mark.parametrize(
+    ("response", "kind", "retried"),
+    [
+        (xml_error(403, "AccessDenied", "Request has expired"), SignatureRejected, False),
+        (xml_error(403, "SignatureDoesNotMatch"), SignatureRejected, False),
+        (Response(403), SignatureRejected, False),
+        (xml_error(403, "AccessDenied", "Access Denied"), StorageError, False),
+        (xml_error(404, "NoSuchUpload"), StorageError, False),
+        (xml_error(400, "EntityTooSmall"), StorageError, False),
+        (xml_error(400, "RequestTimeout"), StorageError, True),
+        (xml_error(408, "RequestTimeout"), StorageError, True),
+        (Response(503), StorageError, True),
+    ],
+)
 def test_put_sorts_failures(response: Response, kind: type[Exception], retried: bool) -> None:
     storage = FakeStorage(lambda request, n: response)
     with pytest.raises(kind) as caught:
@@ -376,7 +397,8 @@ def test_cancel_interrupts_retry_waits() -> None:
 
     with pytest.raises(TransferCancelled):
         StorageClient(retry=RetryPolicy(), http=storage).put(  # type: ignore[arg-type]
-            URL, b"x", cancel=cancel)
+            URL, b"x", cancel=cancel
+        )
     assert storage.requests == []
 
 
@@ -397,7 +419,10 @@ def test_file_regions_go_by_sendfile_over_real_sockets(tmp_path: Path) -> None:
         region = FileRegion(fd, 1000, 500_000)
         got = bytearray()
         reader = threading.Thread(
-            target=lambda: [got.extend(right.recv(65536)) for _ in iter(lambda: len(got) < 500_000, False)])
+            target=lambda: [
+                got.extend(right.recv(65536)) for _ in iter(lambda: len(got) < 500_000, False)
+            ]
+        )
         reader.start()
         send_region(left, region)
         reader.join(5)

@@ -36,16 +36,26 @@ def _names(root: Path, **kwargs: object) -> list[str]:
 
 
 def test_walk_names_and_order(tree: Path) -> None:
-    assert _names(tree) == ["t/.hidden", "t/x.txt", "t/.git/HEAD", "t/a/y.tmp", "t/a/b/z.txt",
-                            "t/drafts/d.txt"]
+    assert _names(tree) == [
+        "t/.hidden",
+        "t/x.txt",
+        "t/.git/HEAD",
+        "t/a/y.tmp",
+        "t/a/b/z.txt",
+        "t/drafts/d.txt",
+    ]
 
 
 def test_walk_filters(tree: Path) -> None:
-    assert _names(tree, exclude=[".*"]) == ["t/x.txt", "t/a/y.tmp", "t/a/b/z.txt",
-                                             "t/drafts/d.txt"]
+    assert _names(tree, exclude=[".*"]) == ["t/x.txt", "t/a/y.tmp", "t/a/b/z.txt", "t/drafts/d.txt"]
     assert _names(tree, include=["*.txt"], exclude=["drafts"]) == ["t/x.txt", "t/a/b/z.txt"]
-    assert _names(tree, exclude=["a/b/*"]) == ["t/.hidden", "t/x.txt", "t/.git/HEAD",
-                                                "t/a/y.tmp", "t/drafts/d.txt"]
+    assert _names(tree, exclude=["a/b/*"]) == [
+        "t/.hidden",
+        "t/x.txt",
+        "t/.git/HEAD",
+        "t/a/y.tmp",
+        "t/drafts/d.txt",
+    ]
     assert _names(tree, include=["a/*"]) == ["t/a/y.tmp", "t/a/b/z.txt"]
 
 
@@ -53,11 +63,11 @@ def test_walk_follows_links_without_looping(tree: Path, tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "o.txt").write_text("o")
-    (tree / "a" / "up").symlink_to(tree)                 # loop
+    (tree / "a" / "up").symlink_to(tree)  # loop
     (tree / "a" / "b" / "loop2").symlink_to(tree / "a")  # another loop
-    (tree / "ext").symlink_to(outside)                   # a folder elsewhere: followed
-    (tree / "x-again").symlink_to(tree / "x.txt")        # the same file twice
-    os.link(tree / "x.txt", tree / "hard")               # a hard link: same file too
+    (tree / "ext").symlink_to(outside)  # a folder elsewhere: followed
+    (tree / "x-again").symlink_to(tree / "x.txt")  # the same file twice
+    os.link(tree / "x.txt", tree / "hard")  # a hard link: same file too
     (tree / "gone").symlink_to(tree / "missing")
     skipped: list[SkippedPath] = []
     names = _names(tree, on_skip=skipped.append)
@@ -109,10 +119,12 @@ def test_state_home_per_platform() -> None:
     assert state_home(home, "linux") == Path("/home/ann/.local/state/lilt")
     assert state_home({**home, "XDG_STATE_HOME": "/s"}, "linux") == Path("/s/lilt")
     assert state_home({**home, "XDG_STATE_HOME": "rel"}, "linux") == Path(
-        "/home/ann/.local/state/lilt")  # relative: invalid per the spec
+        "/home/ann/.local/state/lilt"
+    )  # relative: invalid per the spec
     assert state_home(home, "darwin") == Path("/home/ann/Library/Application Support/lilt")
     assert state_home({**home, "LOCALAPPDATA": "C:/Users/ann/AppData/Local"}, "win32") == Path(
-        "C:/Users/ann/AppData/Local/lilt/State")
+        "C:/Users/ann/AppData/Local/lilt/State"
+    )
     assert state_home({**home, "LILT_STATE_DIR": "/x"}, "linux") == Path("/x")
 
 
@@ -123,7 +135,7 @@ def test_journal_is_keyed_by_target_and_file_identity(tmp_path: Path) -> None:
     state = StateFolder(tmp_path / "state")
     here = Target.of("http://127.0.0.1:1", "key-1")
     slot = state.journal_for(here, [str(a), str(b)])
-    assert state.journal_for(here, [str(b), str(a)]) == slot           # any order
+    assert state.journal_for(here, [str(b), str(a)]) == slot  # any order
     assert state.journal_for(Target.of("http://127.0.0.1:2", "key-1"), [str(a), str(b)]) != slot
     assert state.journal_for(Target.of("http://127.0.0.1:1", "key-2"), [str(a), str(b)]) != slot
     (tmp_path / "a.new").write_text("a")
@@ -194,9 +206,14 @@ def test_forget_discards_a_cancelled_upload(tmp_path: Path) -> None:
 
 
 def _event(**kwargs: object) -> ProgressEvent:
-    values: dict[str, object] = dict(name="/data/some/folder/file-0001.bin", file_bytes=0,
-                                     file_size=10 * MiB, total_bytes=0, total_size=300 * MiB,
-                                     file_count=12)
+    values: dict[str, object] = dict(
+        name="/data/some/folder/file-0001.bin",
+        file_bytes=0,
+        file_size=10 * MiB,
+        total_bytes=0,
+        total_size=300 * MiB,
+        file_count=12,
+    )
     values.update(kwargs)
     return ProgressEvent(**values)  # type: ignore[arg-type]
 
@@ -257,15 +274,13 @@ def test_tracker_counts_stored_resumed_and_files() -> None:
     tracker.add_file(1, "a", 10, already=4)
     tracker.add_file(2, "b", 6)
     tracker.sent(1, 2, 6)
-    assert (events[-1].total_bytes, events[-1].stored_bytes, events[-1].resumed_bytes) == (
-        10, 4, 4)
+    assert (events[-1].total_bytes, events[-1].stored_bytes, events[-1].resumed_bytes) == (10, 4, 4)
     tracker.part_done(1, 2, 6)
     tracker.file_done(1)
     tracker.part_done(2, 1, 6)
     tracker.file_done(2)
     last = events[-1]
-    assert (last.total_bytes, last.stored_bytes, last.files_done, last.file_count) == (
-        16, 16, 2, 2)
+    assert (last.total_bytes, last.stored_bytes, last.files_done, last.file_count) == (16, 16, 2, 2)
 
 
 def test_storage_timeout_takes_one_number() -> None:

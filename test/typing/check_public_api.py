@@ -37,9 +37,7 @@ def bulk(api: lilt.UploadsApi) -> None:
     )
     big = lilt.InitiateMultipartUploadBody(filename="b.zip", type="application/zip")
     assert_type(api.initiate_multipart_upload(big), lilt.InitiateMultipartUpload200Response)
-    assert_type(
-        api.initiate_multipart_upload([big]), list[lilt.InitiateMultipartUpload200Response]
-    )
+    assert_type(api.initiate_multipart_upload([big]), list[lilt.InitiateMultipartUpload200Response])
     assert_type(
         api.initiate_multipart_upload_with_http_info([big], None, None, None, None, 0),
         lilt.ApiResponse[list[lilt.InitiateMultipartUpload200Response]],
@@ -49,7 +47,9 @@ def bulk(api: lilt.UploadsApi) -> None:
         assert_type(started.upload_id, Optional[str])
 
 
-def submodules(body: lilt.models.InitiateUploadBody) -> lilt.models.initiate_upload_body.InitiateUploadBody:
+def submodules(
+    body: lilt.models.InitiateUploadBody,
+) -> lilt.models.initiate_upload_body.InitiateUploadBody:
     """Annotations that name submodules reached from a bare ``import lilt``."""
     assert_type(lilt.rest.RESTResponseType, type[urllib3.HTTPResponse])
     assert_type(lilt.api.uploads_api.UploadsApi, type[lilt.UploadsApi])

@@ -26,14 +26,20 @@ def test_defaults_match_the_generated_client() -> None:
     assert config.retries is None
     assert config.auth_settings() == {}
     assert config.to_debug_report().splitlines()[0] == "Python SDK Debug Report:"
-    assert config.get_host_settings() == [{"url": DEFAULT_HOST, "description": "No description provided"}]
+    assert config.get_host_settings() == [
+        {"url": DEFAULT_HOST, "description": "No description provided"}
+    ]
 
 
 def test_environment_supplies_key_and_host(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LILT_API_KEY", "envkey")
     monkeypatch.setenv("LILT_API_HOST", "http://127.0.0.1:1")
     config = Configuration()
-    assert (config.username, config.password, config.host) == ("envkey", "envkey", "http://127.0.0.1:1")
+    assert (config.username, config.password, config.host) == (
+        "envkey",
+        "envkey",
+        "http://127.0.0.1:1",
+    )
     assert Configuration(host="http://x", username="u", password="p").username == "u"
 
 
@@ -52,7 +58,9 @@ def test_basic_only_when_both_are_set_and_empty_key_is_no_auth() -> None:
 
 
 def test_repr_never_shows_credentials() -> None:
-    config = Configuration(username="user-secret", password="pass-secret", api_key={"ApiKeyAuth": "key-secret"})
+    config = Configuration(
+        username="user-secret", password="pass-secret", api_key={"ApiKeyAuth": "key-secret"}
+    )
     text = repr(config)
     assert all(s not in text for s in ("user-secret", "pass-secret", "key-secret"))
     assert "basic" in text
@@ -150,7 +158,9 @@ def test_get_default_is_one_instance_across_threads_and_copy_is_a_copy() -> None
     """Defect 25: unsynchronised lazy init; get_default_copy returned the shared instance."""
     Configuration.set_default(None)
     seen: list[Configuration] = []
-    threads = [threading.Thread(target=lambda: seen.append(Configuration.get_default())) for _ in range(8)]
+    threads = [
+        threading.Thread(target=lambda: seen.append(Configuration.get_default())) for _ in range(8)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -167,6 +177,8 @@ def test_lilt_log_environment_variable_turns_on_debug(monkeypatch: pytest.Monkey
     assert Configuration().debug is False
 
 
-def test_environment_host_does_not_override_an_explicit_server_index(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_environment_host_does_not_override_an_explicit_server_index(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("LILT_API_HOST", "http://127.0.0.1:1")
     assert Configuration(server_index=0).host == DEFAULT_HOST

@@ -10,7 +10,9 @@ from hypothesis import strategies as st
 import lilt
 from lilt.api_client import _quote
 
-CLIENT = lilt.ApiClient(lilt.Configuration(host="http://127.0.0.1:1", api_key={"ApiKeyAuth": "k&=/"}))
+CLIENT = lilt.ApiClient(
+    lilt.Configuration(host="http://127.0.0.1:1", api_key={"ApiKeyAuth": "k&=/"})
+)
 API = lilt.UploadsApi(CLIENT)
 values = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=30)
 
@@ -32,7 +34,9 @@ def test_path_and_query_values_round_trip(upload_id: str, s3_key: str) -> None:
 
 @settings(max_examples=100, deadline=None)
 @given(ids=st.none() | values, statuses=st.none() | values)
-def test_optional_query_values_are_sent_only_when_given(ids: str | None, statuses: str | None) -> None:
+def test_optional_query_values_are_sent_only_when_given(
+    ids: str | None, statuses: str | None
+) -> None:
     _, url, _, _, _ = API._get_pending_uploads_serialize(ids, statuses, None, None, None, 0)
     query = urlsplit(url).query
     names = [p.split("=", 1)[0] for p in query.split("&")]
@@ -41,7 +45,10 @@ def test_optional_query_values_are_sent_only_when_given(ids: str | None, statuse
     assert "None" not in query or "None" in (ids or "") + (statuses or "")
 
 
-@given(number=st.integers(min_value=1, max_value=10_000), size=st.integers(min_value=0, max_value=5 * 2**30))
+@given(
+    number=st.integers(min_value=1, max_value=10_000),
+    size=st.integers(min_value=0, max_value=5 * 2**30),
+)
 def test_sign_part_puts_the_part_number_in_the_path(number: int, size: int) -> None:
     _, url, _, _, _ = API._sign_upload_part_serialize("U", number, "k", size, None, None, None, 0)
     assert urlsplit(url).path == f"/v2/upload/s3/multipart/U/{number}"
@@ -49,7 +56,10 @@ def test_sign_part_puts_the_part_number_in_the_path(number: int, size: int) -> N
 
 
 @settings(max_examples=300, deadline=None)
-@given(text=st.text(st.characters(blacklist_categories=("Cs",)), max_size=30) | st.from_regex(
-    r"[A-Za-z0-9_.~/-]*", fullmatch=True), safe=st.sampled_from(["", "/", "/:@", "-"]))
+@given(
+    text=st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
+    | st.from_regex(r"[A-Za-z0-9_.~/-]*", fullmatch=True),
+    safe=st.sampled_from(["", "/", "/:@", "-"]),
+)
 def test_quote_shortcut_is_exactly_quote(text: str, safe: str) -> None:
     assert _quote(text, safe) == quote(text, safe=safe)

@@ -25,7 +25,11 @@ def test_path_placeholders_equal_the_declared_path_parameters(endpoint: Endpoint
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: e.name)
 def test_every_operation_parameter_reaches_the_wire(endpoint: Endpoint) -> None:
     names = [p.name for p in endpoint.parameters if p.name not in CALL_OPTIONS]
-    carried = [*endpoint.path_params, *endpoint.query_params, *([endpoint.body] if endpoint.body else [])]
+    carried = [
+        *endpoint.path_params,
+        *endpoint.query_params,
+        *([endpoint.body] if endpoint.body else []),
+    ]
     assert sorted(names) == sorted(carried)
     assert [p.name for p in endpoint.parameters][-5:] == list(CALL_OPTIONS)
 
@@ -56,7 +60,9 @@ def test_the_three_variants_share_one_signature(endpoint: Endpoint) -> None:
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: e.name)
-def test_serialize_helper_takes_every_parameter_as_required_and_no_timeout(endpoint: Endpoint) -> None:
+def test_serialize_helper_takes_every_parameter_as_required_and_no_timeout(
+    endpoint: Endpoint,
+) -> None:
     signature = inspect.signature(getattr(lilt.UploadsApi, f"_{endpoint.name}_serialize"))
     names = list(signature.parameters)
     assert "_request_timeout" not in names

@@ -91,7 +91,9 @@ def test_every_exception_class_is_drawn() -> None:
     assert {c.__qualname__ for c in drawn - defined_exceptions()} == set()
 
 
-@pytest.mark.parametrize("node", [n for n in drawn_tree().values() if n.parent], ids=lambda n: n.name)
+@pytest.mark.parametrize(
+    "node", [n for n in drawn_tree().values() if n.parent], ids=lambda n: n.name
+)
 def test_the_drawn_bases_are_the_real_bases(node: Drawn) -> None:
     assert node.parent is not None
     cls = resolve(node.name)
@@ -102,7 +104,10 @@ def test_the_drawn_bases_are_the_real_bases(node: Drawn) -> None:
 def test_the_drawing_has_its_roots_and_depths() -> None:
     tree = drawn_tree()
     assert [n.name for n in tree.values() if n.parent is None] == [
-        "OpenApiException", "ValueError", "OSError", "Exception",
+        "OpenApiException",
+        "ValueError",
+        "OSError",
+        "Exception",
     ]
     assert tree["ApiTimeoutError"].parent == "ApiConnectionError"
     assert tree["ApiConnectionError"].also == ["MaxRetryError", "ProtocolError"]

@@ -32,25 +32,42 @@ parts = st.lists(
     st.builds(dict, ETag=text, PartNumber=st.integers(min_value=1, max_value=10_000)), max_size=5
 )
 moments = st.datetimes(
-    min_value=datetime.datetime(1971, 1, 1), max_value=datetime.datetime(2100, 1, 1),
+    min_value=datetime.datetime(1971, 1, 1),
+    max_value=datetime.datetime(2100, 1, 1),
     timezones=st.just(datetime.timezone.utc),
 )
 WIRE: dict[type[LiltModel], Any] = {
-    models.CancelMultipartUpload200Response: st.fixed_dictionaries({}, optional={"success": st.booleans(), "message": text}),
-    models.CompleteMultipartUpload200Response: st.fixed_dictionaries({}, optional={"success": st.booleans(), "location": text}),
+    models.CancelMultipartUpload200Response: st.fixed_dictionaries(
+        {}, optional={"success": st.booleans(), "message": text}
+    ),
+    models.CompleteMultipartUpload200Response: st.fixed_dictionaries(
+        {}, optional={"success": st.booleans(), "location": text}
+    ),
     models.CompleteMultipartUploadBody: st.builds(dict, parts=parts),
-    models.CompleteMultipartUploadBodyPartsInner: st.builds(dict, ETag=text, PartNumber=st.integers(1, 10_000)),
+    models.CompleteMultipartUploadBodyPartsInner: st.builds(
+        dict, ETag=text, PartNumber=st.integers(1, 10_000)
+    ),
     models.Error: st.fixed_dictionaries({}, optional={"message": text}),
     models.GetPendingUploads200ResponseInner: st.fixed_dictionaries(
         {}, optional={"id": st.integers(), "filename": text, "status": text, "created_at": moments}
     ),
-    models.GetS3UploadParams200Response: st.fixed_dictionaries({}, optional={"url": text, "key": text, "method": text}),
-    models.InitiateMultipartUpload200Response: st.fixed_dictionaries({}, optional={"uploadId": text, "key": text}),
-    models.InitiateMultipartUploadBody: st.fixed_dictionaries({"filename": text, "type": text}, optional={"metadata": metadata}),
+    models.GetS3UploadParams200Response: st.fixed_dictionaries(
+        {}, optional={"url": text, "key": text, "method": text}
+    ),
+    models.InitiateMultipartUpload200Response: st.fixed_dictionaries(
+        {}, optional={"uploadId": text, "key": text}
+    ),
+    models.InitiateMultipartUploadBody: st.fixed_dictionaries(
+        {"filename": text, "type": text}, optional={"metadata": metadata}
+    ),
     models.InitiateMultipartUploadBodyMetadata: metadata,
-    models.InitiateUploadBody: st.fixed_dictionaries({"filename": text, "type": text}, optional={"metadata": metadata}),
+    models.InitiateUploadBody: st.fixed_dictionaries(
+        {"filename": text, "type": text}, optional={"metadata": metadata}
+    ),
     models.InitiateUploadBodyMetadata: metadata,
-    models.SignUploadPart200Response: st.fixed_dictionaries({}, optional={"url": text, "method": text}),
+    models.SignUploadPart200Response: st.fixed_dictionaries(
+        {}, optional={"url": text, "method": text}
+    ),
 }
 
 
@@ -82,13 +99,17 @@ def test_to_json_handles_datetimes() -> None:
 
 
 def test_to_dict_drops_none_and_to_str_keeps_it() -> None:
-    body = models.InitiateUploadBody(filename="a", type="b", metadata=models.InitiateUploadBodyMetadata())
+    body = models.InitiateUploadBody(
+        filename="a", type="b", metadata=models.InitiateUploadBodyMetadata()
+    )
     assert body.to_dict() == {"filename": "a", "type": "b", "metadata": {}}
     assert "'category': None" in body.to_str()
 
 
 def test_from_dict_reads_wire_names_only() -> None:
-    part = models.CompleteMultipartUploadBodyPartsInner.from_dict({"ETag": "e", "PartNumber": 2, "e_tag": "x"})
+    part = models.CompleteMultipartUploadBodyPartsInner.from_dict(
+        {"ETag": "e", "PartNumber": 2, "e_tag": "x"}
+    )
     assert part is not None and part.e_tag == "e"
     with pytest.raises(pydantic.ValidationError):
         models.CompleteMultipartUploadBodyPartsInner.from_dict({"e_tag": "e", "part_number": 2})

@@ -26,18 +26,63 @@ from lilt._redact import REDACTED, redact_text
 
 PROPERTIES = settings(max_examples=300, deadline=None, derandomize=True, database=None)
 
-SECRET_NAMES = ["key", "api_key", "apikey", "X-Amz-Signature", "x-amz-signature",
-                "X-Amz-Credential", "X-Amz-Security-Token", "Signature", "X-Goog-Signature",
-                "X-Goog-Credential", "AWSAccessKeyId", "sig", "SIG"]
+SECRET_NAMES = [
+    "key",
+    "api_key",
+    "apikey",
+    "X-Amz-Signature",
+    "x-amz-signature",
+    "X-Amz-Credential",
+    "X-Amz-Security-Token",
+    "Signature",
+    "X-Goog-Signature",
+    "X-Goog-Credential",
+    "AWSAccessKeyId",
+    "sig",
+    "SIG",
+]
 # what credentials are made of: token characters, including those URLs must encode
 secret_values = st.text(
     st.sampled_from("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/+=-_.~:"),
-    min_size=8, max_size=40,
+    min_size=8,
+    max_size=40,
 )
-WORDS = ["Basic", "basic", "Bearer", "usage", "realm", "auth", "authentication", "the", "key",
-         "keys", "signature", "sig", "token", "credentials", "scheme", "test", "example",
-         "upload", "part", "is", "a", "not", "required", "Authorization:", "WWW-Authenticate:",
-         "failed", "with", "for", "more", "information", "see", "docs", "value", "mode"]
+WORDS = [
+    "Basic",
+    "basic",
+    "Bearer",
+    "usage",
+    "realm",
+    "auth",
+    "authentication",
+    "the",
+    "key",
+    "keys",
+    "signature",
+    "sig",
+    "token",
+    "credentials",
+    "scheme",
+    "test",
+    "example",
+    "upload",
+    "part",
+    "is",
+    "a",
+    "not",
+    "required",
+    "Authorization:",
+    "WWW-Authenticate:",
+    "failed",
+    "with",
+    "for",
+    "more",
+    "information",
+    "see",
+    "docs",
+    "value",
+    "mode",
+]
 plain_chars = st.characters(blacklist_categories=("Cs",), blacklist_characters="=%@\\")
 prose = st.lists(
     st.one_of(
@@ -55,8 +100,10 @@ param_values = st.text(st.characters(blacklist_categories=("Cs",)), max_size=20)
 
 
 def url_with(name: str, value: str) -> str:
-    return (f"https://storage.example/bucket/uploads/a.bin?partNumber=3&uploadId=U1"
-            f"&{name}={quote(value)}&X-Amz-Date=20260101T000000Z")
+    return (
+        f"https://storage.example/bucket/uploads/a.bin?partNumber=3&uploadId=U1"
+        f"&{name}={quote(value)}&X-Amz-Date=20260101T000000Z"
+    )
 
 
 def json_escaped(text: str) -> str:
@@ -67,8 +114,9 @@ def json_escaped(text: str) -> str:
 FORMS = {
     "plain": lambda url: url,
     "encoded-once": lambda url: "https://api.example/next?to=" + quote(url, safe=""),
-    "encoded-twice": lambda url: "https://x/?u=" + quote("https://y/?u=" + quote(url, safe=""),
-                                                          safe=""),
+    "encoded-twice": lambda url: (
+        "https://x/?u=" + quote("https://y/?u=" + quote(url, safe=""), safe="")
+    ),
     "json-escaped": json_escaped,
 }
 
@@ -85,8 +133,11 @@ def appears_as(form: str, value: str) -> str:
 
 @PROPERTIES
 @given(name=st.sampled_from(SECRET_NAMES), value=secret_values, form=st.sampled_from(sorted(FORMS)))
-@example(name="X-Amz-Credential", value="AKIAEXAMPLE/20260101/us-east-1/s3/aws4_request",
-         form="encoded-once")
+@example(
+    name="X-Amz-Credential",
+    value="AKIAEXAMPLE/20260101/us-east-1/s3/aws4_request",
+    form="encoded-once",
+)
 @example(name="sig", value="dGhpcyBpcyBhIHNpZw==/+x", form="plain")
 def test_a_credential_parameter_is_gone_in_every_form(name: str, value: str, form: str) -> None:
     text = FORMS[form](url_with(name, value))
@@ -101,8 +152,11 @@ def test_a_credential_parameter_is_gone_in_every_form(name: str, value: str, for
 
 
 @PROPERTIES
-@given(user=secret_values.filter(lambda u: ":" not in u), password=secret_values,
-       form=st.sampled_from(["plain", "encoded-once"]))
+@given(
+    user=secret_values.filter(lambda u: ":" not in u),
+    password=secret_values,
+    form=st.sampled_from(["plain", "encoded-once"]),
+)
 def test_user_info_in_a_url_is_gone(user: str, password: str, form: str) -> None:
     url = f"https://{quote(user, safe='')}:{quote(password, safe='')}@api.example/v2/upload"
     text = FORMS[form](url)
@@ -115,8 +169,7 @@ def test_user_info_in_a_url_is_gone(user: str, password: str, form: str) -> None
 
 
 @PROPERTIES
-@given(user=secret_values.filter(lambda u: ":" not in u), password=secret_values,
-       context=prose)
+@given(user=secret_values.filter(lambda u: ":" not in u), password=secret_values, context=prose)
 def test_a_basic_token_is_gone(user: str, password: str, context: str) -> None:
     token = base64.b64encode(f"{user}:{password}".encode()).decode()
     text = f"{context} Authorization: Basic {token} {context}"
@@ -136,8 +189,11 @@ def test_ordinary_text_is_left_alone(text: str) -> None:
 
 
 @PROPERTIES
-@given(names=st.lists(param_names, min_size=1, max_size=5), values=st.lists(param_values,
-       min_size=5, max_size=5), form=st.sampled_from(sorted(FORMS)))
+@given(
+    names=st.lists(param_names, min_size=1, max_size=5),
+    values=st.lists(param_values, min_size=5, max_size=5),
+    form=st.sampled_from(sorted(FORMS)),
+)
 def test_urls_without_credentials_are_left_alone(
     names: list[str], values: list[str], form: str
 ) -> None:
@@ -154,7 +210,10 @@ def test_redaction_is_idempotent(text: str) -> None:
 
 
 @PROPERTIES
-@given(secret=st.text(min_size=4, max_size=30).filter(lambda s: s not in REDACTED),
-       before=st.text(max_size=30), after=st.text(max_size=30))
+@given(
+    secret=st.text(min_size=4, max_size=30).filter(lambda s: s not in REDACTED),
+    before=st.text(max_size=30),
+    after=st.text(max_size=30),
+)
 def test_a_known_value_is_gone_wherever_it_is(secret: str, before: str, after: str) -> None:
     assert secret not in redact_text(before + secret + after + secret, secrets=[secret])

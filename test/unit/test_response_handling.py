@@ -22,7 +22,10 @@ def _response(body: bytes, status: int = 200, **headers: str) -> RESTResponse:
 
 def test_response_deserialize_requires_read() -> None:
     raw = urllib3.HTTPResponse(body=b"{}", status=200, preload_content=False)
-    with lilt.ApiClient(lilt.Configuration()) as client, pytest.raises(lilt.ApiValueError, match="read"):
+    with (
+        lilt.ApiClient(lilt.Configuration()) as client,
+        pytest.raises(lilt.ApiValueError, match="read"),
+    ):
         client.response_deserialize(RESTResponse(raw), {"200": "Error"})
 
 
@@ -44,7 +47,9 @@ def test_downloaded_file_names_cannot_escape_the_temp_folder(tmp_path: Path) -> 
     config = lilt.Configuration()
     config.temp_folder_path = str(tmp_path / "inbox")
     os.mkdir(config.temp_folder_path)
-    response = _response(b"data", **{"Content-Disposition": 'attachment; filename="../../escape.txt"'})
+    response = _response(
+        b"data", **{"Content-Disposition": 'attachment; filename="../../escape.txt"'}
+    )
     with lilt.ApiClient(config) as client:
         path = client.response_deserialize(response, {"200": "file"}).data
     assert os.path.dirname(path) == config.temp_folder_path
@@ -72,13 +77,24 @@ class ScriptedTransport:
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.closed = False
 
-    def request(self, method: str, url: str, headers: object = None, body: object = None,
-                post_params: object = None, _request_timeout: object = None) -> RESTResponse:
+    def request(
+        self,
+        method: str,
+        url: str,
+        headers: object = None,
+        body: object = None,
+        post_params: object = None,
+        _request_timeout: object = None,
+    ) -> RESTResponse:
         assert isinstance(headers, dict)
         self.requests.append((method, url, dict(headers)))
         status, payload = self.answers.pop(0)
-        raw = urllib3.HTTPResponse(body=payload, status=status, preload_content=False,
-                                   headers={"Content-Type": "application/json"})
+        raw = urllib3.HTTPResponse(
+            body=payload,
+            status=status,
+            preload_content=False,
+            headers={"Content-Type": "application/json"},
+        )
         return RESTResponse(raw, url)
 
     def close(self) -> None:
@@ -86,7 +102,9 @@ class ScriptedTransport:
 
 
 def test_the_transport_is_an_argument_of_the_client() -> None:
-    transport = ScriptedTransport((200, b'{"id": 7, "filename": "a.bin"}'), (404, b'{"message": "no"}'))
+    transport = ScriptedTransport(
+        (200, b'{"id": 7, "filename": "a.bin"}'), (404, b'{"message": "no"}')
+    )
     configuration = lilt.Configuration(host="https://api.example.test", api_key={"ApiKeyAuth": "k"})
     with lilt.ApiClient(configuration, transport=transport) as client:
         assert client.rest_client is transport
