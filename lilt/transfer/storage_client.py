@@ -157,6 +157,52 @@ class PutResult:
     attempts: int
 
 
+@dataclass(frozen=True)
+class _PutRequest:
+    """What every try of one :meth:`StorageClient.put` sends, and how it is watched."""
+
+    method: str
+    url: str
+    body: Body
+    headers: dict[str, str]
+    cancel: Optional[threading.Event]
+    on_sent: Optional[Callable[[int], None]]
+    verify: Optional[Callable[[], None]]
+    keep_answer: bool
+
+
+def _put_headers(body: Body, content_type: Optional[str], md5: Optional[bytes]) -> dict[str, str]:
+    headers = {"Content-Length": str(len(body))}
+    if content_type:
+        headers["Content-Type"] = content_type
+    if md5 is not None:
+        headers["Content-MD5"] = content_md5(md5)
+    return headers
+
+
+def _raise_if_cancelled(exchange: _Exchange) -> None:
+    """A try ended by the transfer's cancellation (not by a fault) ends the PUT."""
+    if exchange.stop == "transfer cancelled":
+        raise TransferCancelled(body_sent=exchange.body_done) from None
+
+
+def _transient_failure(
+    method: str, url: str, exc: BaseException, exchange: _Exchange, attempt: int
+) -> StorageError:
+    """The retryable error for a try that failed on the network (or was abandoned
+    by the watchdog), without secrets in it or its cause."""
+    cause: BaseException = _scrubbed(exc)
+    if exchange.stop is not None:  # the watchdog abandoned it
+        cause = Stalled(exchange.stop)
+        cause.__cause__ = exc
+    failure = StorageError(
+        f"{method} {redact_url(url)} failed: {type(cause).__name__}: {redact_url(str(cause))}",
+        attempts=attempt,
+    )
+    failure.__cause__ = cause
+    return failure
+
+
 def content_md5(digest: bytes) -> str:
     """The ``Content-MD5`` header value for a raw MD5 digest."""
     return base64.b64encode(digest).decode("ascii")
@@ -549,71 +595,73 @@ class StorageClient:
         :meth:`interrupt` it may finish receiving it.
         """
         check_presigned_url(url, allow_http=self.allow_http)
-        headers = {"Content-Length": str(len(body))}
-        if content_type:
-            headers["Content-Type"] = content_type
-        if md5 is not None:
-            headers["Content-MD5"] = content_md5(md5)
+        request = _PutRequest(
+            method,
+            url,
+            body,
+            _put_headers(body, content_type, md5),
+            cancel,
+            on_sent,
+            verify,
+            keep_answer,
+        )
         attempts = RetrySchedule(self.retry, self._random, self._clock).start()
         while True:
-            attempt = attempts.begin()
-            exchange = self._watchdog.start(cancel, keep_answer)
-            _current.exchange = exchange
-            try:
-                opener, target = self._route(url)
-                response = opener.urlopen(
-                    method,
-                    target,
-                    body=_payload(body, on_sent, exchange),
-                    headers=headers,
-                    redirect=False,
-                    retries=False,
-                    timeout=self._timeout,
-                    preload_content=True,
-                    **({"assert_same_host": False} if opener is not self.http else {}),
-                )
-            except BodyAborted as exc:
-                raise exc.error from None
-            except _TRANSIENT_ERRORS as exc:
-                if exchange.stop == "transfer cancelled":
-                    raise TransferCancelled(body_sent=exchange.body_done) from None
-                cause: BaseException = _scrubbed(exc)
-                if exchange.stop is not None:  # the watchdog abandoned it
-                    cause = Stalled(exchange.stop)
-                    cause.__cause__ = exc
-                failure: StorageError = StorageError(
-                    f"{method} {redact_url(url)} failed: {type(cause).__name__}: "
-                    f"{redact_url(str(cause))}",
-                    attempts=attempt,
-                )
-                failure.__cause__ = cause
-                hint = None
-            except u3.HTTPError as exc:
-                if exchange.stop == "transfer cancelled":
-                    raise TransferCancelled(body_sent=exchange.body_done) from None
-                detail = f"{type(exc).__name__}: {redact_url(str(exc))}"
-                raise StorageError(
-                    f"{method} {redact_url(url)} failed: {detail}", attempts=attempt
-                ) from _scrubbed(exc)
-            else:
-                status = response.status
-                if 200 <= status < 300:
-                    return PutResult(response.headers.get("ETag"), attempt)
-                failure = _status_error(method, url, status, response.data, attempt)
-                if verify is not None and failure.code in _BODY_MISMATCH_CODES:
-                    verify()  # a changed source raises here, and is not sent again
-                if not failure_is_retryable(failure, self.retry):
-                    raise failure
-                hint = retry_after_seconds(response.headers)
-            finally:
-                _current.exchange = None
-                self._watchdog.finish(exchange)
+            outcome = self._attempt(request, attempts.begin())
+            if isinstance(outcome, PutResult):
+                return outcome
+            failure, hint = outcome
             delay = attempts.wait(hint, deadline=deadline)
             if delay is None:
                 raise failure
             self._wait(delay, cancel)
             if cancel is not None and cancel.is_set():
                 raise TransferCancelled("transfer cancelled")
+
+    def _attempt(
+        self, request: _PutRequest, attempt: int
+    ) -> Union[PutResult, tuple[StorageError, Optional[float]]]:
+        """One try: the stored result, or a retryable failure and the server's wait
+        hint; anything that must not be retried is raised."""
+        method, url = request.method, request.url
+        exchange = self._watchdog.start(request.cancel, request.keep_answer)
+        _current.exchange = exchange
+        try:
+            opener, target = self._route(url)
+            response = opener.urlopen(
+                method,
+                target,
+                body=_payload(request.body, request.on_sent, exchange),
+                headers=request.headers,
+                redirect=False,
+                retries=False,
+                timeout=self._timeout,
+                preload_content=True,
+                **({"assert_same_host": False} if opener is not self.http else {}),
+            )
+        except BodyAborted as exc:
+            raise exc.error from None
+        except _TRANSIENT_ERRORS as exc:
+            _raise_if_cancelled(exchange)
+            return _transient_failure(method, url, exc, exchange, attempt), None
+        except u3.HTTPError as exc:
+            _raise_if_cancelled(exchange)
+            detail = f"{type(exc).__name__}: {redact_url(str(exc))}"
+            raise StorageError(
+                f"{method} {redact_url(url)} failed: {detail}", attempts=attempt
+            ) from _scrubbed(exc)
+        finally:
+            _current.exchange = None
+            self._watchdog.finish(exchange)
+        status = response.status
+        if 200 <= status < 300:
+            return PutResult(response.headers.get("ETag"), attempt)
+        failure = _status_error(method, url, status, response.data, attempt)
+        if request.verify is not None and failure.code in _BODY_MISMATCH_CODES:
+            request.verify()  # a changed source raises here, and is not sent again
+        if not failure_is_retryable(failure, self.retry):
+            raise failure
+        return failure, retry_after_seconds(response.headers)
 
     def _route(self, url: str) -> tuple[Any, str]:
         """The connection pool for ``url``'s host, and the request target to send it.
