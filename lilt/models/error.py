@@ -10,10 +10,10 @@ from lilt.models._base import LiltModel
 
 
 class Error(LiltModel):
-    # The docstring is the generated one, trailing space included: it is the
-    # description in model_json_schema().
+    # The docstring is the generated one, trailing space included (written \x20,
+    # which formatters keep): it is the description in model_json_schema().
     """
-    Response in the event of an unexpected error.
+    Response in the event of an unexpected error.\x20
     """
 
     message: Optional[StrictStr] = Field(
