@@ -116,27 +116,15 @@ def walk(
     stack: list[tuple[str, str]] = [(root, "")]
     while stack:
         directory, inner_dir = stack.pop()
-        try:
-            # Names only (not DirEntry objects): a folder of 100,000 files costs a few MiB
-            # while it is walked, then nothing.
-            names = sorted(os.listdir(directory))
-        except OSError as exc:
-            on_skip(SkippedPath(directory, _reason(exc), error=True))
+        names = _names_in(directory, on_skip)
+        if names is None:
             continue
         folders: list[tuple[str, str]] = []
         for name in names:
             path = os.path.join(directory, name)
             inner = f"{inner_dir}/{name}" if inner_dir else name
-            try:
-                target = os.stat(path)  # follows symbolic links
-            except FileNotFoundError:
-                if os.path.islink(path):
-                    on_skip(SkippedPath(path, "symbolic link to nothing"))
-                else:  # removed while we looked
-                    on_skip(SkippedPath(path, "removed during the walk", error=True))
-                continue
-            except OSError as exc:
-                on_skip(SkippedPath(path, _reason(exc), error=True))
+            target = _stat_of(path, on_skip)
+            if target is None:
                 continue
             identity = (target.st_dev, target.st_ino)
             if stat.S_ISDIR(target.st_mode):
@@ -163,6 +151,31 @@ def walk(
             else:
                 on_skip(SkippedPath(path, "not a regular file"))
         stack.extend(reversed(folders))
+
+
+def _names_in(directory: str, on_skip: OnSkip) -> Optional[list[str]]:
+    """The sorted names in ``directory``; None (and reported) if it cannot be listed."""
+    try:
+        # Names only (not DirEntry objects): a folder of 100,000 files costs a few MiB
+        # while it is walked, then nothing.
+        return sorted(os.listdir(directory))
+    except OSError as exc:
+        on_skip(SkippedPath(directory, _reason(exc), error=True))
+        return None
+
+
+def _stat_of(path: str, on_skip: OnSkip) -> Optional[os.stat_result]:
+    """What ``path`` is, links followed; None (and reported) if that cannot be known."""
+    try:
+        return os.stat(path)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            on_skip(SkippedPath(path, "symbolic link to nothing"))
+        else:  # removed while we looked
+            on_skip(SkippedPath(path, "removed during the walk", error=True))
+    except OSError as exc:
+        on_skip(SkippedPath(path, _reason(exc), error=True))
+    return None
 
 
 def collect(
