@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import urllib3
 
 from lilt._content_type import choose_content_type
+from lilt.exceptions import TransferError
 from lilt.transfer.config import StrPath, TransferConfig
 from lilt.transfer.engine import Transfer
 from lilt.transfer.jobs import (
@@ -183,10 +184,23 @@ class Uploader:
         labels: Optional[Sequence[str]] = None,
         on_skip: Optional[OnSkip] = None,
     ) -> list[UploadResult]:
-        """Upload every file under ``folder``; see :func:`lilt.upload_folder`."""
+        """Upload every file under ``folder``; see :func:`lilt.upload_folder`.
+
+        A failure in a later window of files raises a ``TransferError`` whose
+        ``results`` also hold the files earlier windows stored.
+        """
         skipped = on_skip if on_skip is not None else _log_skip
         files = walk(folder, include=include, exclude=exclude, on_skip=skipped)
-        return list(self.iter_upload(files, category=category, labels=labels, on_skip=skipped))
+        stored: list[UploadResult] = []
+        try:
+            for result in self.iter_upload(
+                files, category=category, labels=labels, on_skip=skipped
+            ):
+                stored.append(result)
+        except TransferError as exc:
+            exc.results = (*stored, *exc.results)
+            raise
+        return stored
 
     def iter_upload(
         self,

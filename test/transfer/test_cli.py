@@ -26,7 +26,7 @@ import pytest
 
 import lilt
 from lilt import cli
-from lilt.testing import Emulator
+from lilt.testing import ApiFault, Emulator
 from lilt.testing.proxy import Fault, FaultProxy
 
 MiB = 1024 * 1024
@@ -384,6 +384,28 @@ def test_upload_folder_python_api(emulator_env: Emulator, tmp_path: Path) -> Non
     for result in results:
         assert emulator_env.read_object(result.key) == Path(result.path or "").read_bytes()
     _nothing_pending(emulator_env)
+
+
+@pytest.mark.storage
+def test_upload_folder_failure_carries_earlier_windows_results(
+    emulator_env: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A window that fails must not hide the files earlier windows stored."""
+    monkeypatch.setattr("lilt.transfer.uploader.WINDOW", 2)
+    root = tmp_path / "windows"
+    root.mkdir()
+    for name in ("a.txt", "b.txt", "c.txt"):
+        (root / name).write_bytes(name.encode() * 100)
+    # the first window's initiate passes; the second window's is refused for good
+    emulator_env.faults.inject(ApiFault.error(400, "refused"), skip=1, operation="initiate")
+    with pytest.raises(lilt.exceptions.TransferError) as caught:
+        lilt.upload_folder(root)
+    stored = caught.value.results
+    assert sorted(r.filename for r in stored) == ["windows/a.txt", "windows/b.txt"]
+    for result in stored:
+        assert emulator_env.read_object(result.key) == Path(result.path or "").read_bytes()
+    assert [o.key for o in emulator_env.list_objects()] == sorted(r.key for r in stored)
+    assert emulator_env.list_multipart_uploads() == []
 
 
 def _run_cli(
