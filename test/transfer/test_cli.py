@@ -595,6 +595,17 @@ def _big(tmp_path: Path) -> Path:
 SMALL_PARTS = ["--part-size", "5MiB", "--threshold", "5MiB", "--concurrency", "1"]
 
 
+def _keep_by_signal(
+    path: Path, env: dict[str, str], stalled: FaultProxy, signum: int, emulator: Emulator
+) -> subprocess.CompletedProcess[str]:
+    """Interrupt ``lilt upload path`` mid-part with ``signum``: it exits 128 + signum
+    and keeps its one multipart upload for resuming."""
+    stopped = _interrupt(["upload", str(path), *SMALL_PARTS], env, stalled, signum)
+    assert stopped.returncode == 128 + signum, stopped.stderr
+    assert len(emulator.list_multipart_uploads()) == 1
+    return stopped
+
+
 @pytest.mark.storage
 def test_sigterm_keeps_the_upload_and_the_same_command_resumes(
     emulator_env: Emulator, stalled: FaultProxy, tmp_path: Path
@@ -602,8 +613,7 @@ def test_sigterm_keeps_the_upload_and_the_same_command_resumes(
     path = _big(tmp_path)
     state = tmp_path / "s"
     env = _env(emulator_env, state)
-    stopped = _interrupt(["upload", str(path), *SMALL_PARTS], env, stalled, signal.SIGTERM)
-    assert stopped.returncode == 143, stopped.stderr
+    stopped = _keep_by_signal(path, env, stalled, signal.SIGTERM, emulator_env)
     [kept] = emulator_env.list_multipart_uploads()
     lines = stopped.stderr.splitlines()
     assert lines[0] == "lilt: terminated (SIGTERM)"
@@ -667,10 +677,7 @@ def test_cancel_by_record_id_and_clean(
     path = _big(tmp_path)
     state = tmp_path / "s"
     env = _env(emulator_env, state)
-    assert (
-        _interrupt(["upload", str(path), *SMALL_PARTS], env, stalled, signal.SIGINT).returncode
-        == 130
-    )
+    _keep_by_signal(path, env, stalled, signal.SIGINT, emulator_env)
     [kept] = emulator_env.list_multipart_uploads()
     listed = _run_cli(["uploads", "list", "--json"], env)
     document = json.loads(listed.stdout)
@@ -691,11 +698,7 @@ def test_cancel_by_record_id_and_clean(
     assert json.loads(_run_cli(["uploads", "list", "--json"], env).stdout)["kept"] == []
 
     # after a second interruption, clean --yes cancels it
-    assert (
-        _interrupt(["upload", str(path), *SMALL_PARTS], env, stalled, signal.SIGINT).returncode
-        == 130
-    )
-    assert len(emulator_env.list_multipart_uploads()) == 1
+    _keep_by_signal(path, env, stalled, signal.SIGINT, emulator_env)
     done = _run_cli(["uploads", "clean", "--older-than", "0s", "--yes", "--json"], env)
     assert json.loads(done.stdout)["cancelled"] and done.returncode == 0
     _nothing_pending(emulator_env)
@@ -708,11 +711,7 @@ def test_stale_journal_of_a_removed_file_is_cleaned(
     path = _big(tmp_path)
     state = tmp_path / "s"
     env = _env(emulator_env, state)
-    assert (
-        _interrupt(["upload", str(path), *SMALL_PARTS], env, stalled, signal.SIGTERM).returncode
-        == 143
-    )
-    assert len(emulator_env.list_multipart_uploads()) == 1
+    _keep_by_signal(path, env, stalled, signal.SIGTERM, emulator_env)
     path.unlink()  # the kept upload can never be resumed now
     other = tmp_path / "other.txt"
     other.write_text("other")
