@@ -80,18 +80,6 @@ def cancel_upload(api: UploadsApi, upload_id: str, key: str) -> None:
         api.cancel_multipart_upload(upload_id, key)
 
 
-def kept_uploads(journal: str) -> list[JournalRecord]:
-    """The multipart uploads ``journal`` keeps (unfinished), read after the run."""
-    from lilt.transfer import JournalError
-    from lilt.transfer.journal import Journal
-
-    try:
-        with Journal(journal) as opened:
-            return [r for r in opened.records() if r.upload_id and not r.completed]
-    except (OSError, JournalError):
-        return []
-
-
 def command_line(argv: Sequence[str]) -> str:
     """The command as typed, for "run it again" hints, without the API key."""
     words: list[str] = []

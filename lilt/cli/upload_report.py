@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any, Optional
 from lilt.cli.exit_codes import EXIT_FAILED, EXIT_OK
 from lilt.cli.failures import report_failure
 from lilt.cli.output import plural, print_json
-from lilt.cli.resume import cancel_command, command_line, kept_uploads
+from lilt.cli.resume import cancel_command, command_line
 from lilt.cli.signals import what_stopped
 
 if TYPE_CHECKING:
     from lilt.transfer import ProgressEvent, UploadResult
+    from lilt.transfer.journal import JournalRecord
     from lilt.transfer.progress import TerminalProgress
     from lilt.transfer.walk import SkippedPath
 
@@ -156,8 +157,7 @@ class UploadReport:
             more: dict[str, Any] = {"results": self.results}
             if journal is not None:
                 more["kept"] = [
-                    {"upload_id": r.upload_id, "key": r.key, "path": r.path}
-                    for r in kept_uploads(journal)
+                    {"upload_id": r.upload_id, "key": r.key, "path": r.path} for r in _kept(journal)
                 ]
             return report_failure(exc, as_json=True, **more)
         code = report_failure(exc, as_json=False)
@@ -168,7 +168,7 @@ class UploadReport:
     def _resume_help(self, journal: str, *, always: bool) -> None:
         """How to continue (and, for each kept upload, how to cancel it instead); with
         ``always`` false, nothing when the journal keeps nothing."""
-        pending = kept_uploads(journal)
+        pending = _kept(journal)
         if not pending and not always:
             return
         done = f"{plural(self.uploaded, 'file')} finished; " if self.uploaded else ""
@@ -189,3 +189,10 @@ class UploadReport:
         ]
         lines += [f"  {cancel_command(record, self.host)}" for record in pending]
         print("\n".join(lines), file=sys.stderr)
+
+
+def _kept(journal: str) -> list[JournalRecord]:
+    """The uploads ``journal`` keeps for resuming, read after the run."""
+    from lilt.transfer.state import kept_records
+
+    return kept_records(journal)

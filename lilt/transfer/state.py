@@ -42,7 +42,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Union
 
 from lilt.transfer.journal import Journal, JournalError, JournalRecord
 
@@ -324,8 +324,17 @@ def _mtime(path: Path) -> float:
         return 0.0
 
 
-def _read_records(path: Path) -> list[JournalRecord]:
-    """A journal's records; none while a running upload holds it (it keeps nothing yet)."""
+def kept_records(path: Union[str, Path]) -> list[JournalRecord]:
+    """The multipart uploads the journal at ``path`` keeps for resuming; none when
+    it is missing or a running upload holds it."""
+    return [r for r in _read_records(path) if r.upload_id and not r.completed]
+
+
+def _read_records(path: Union[str, Path]) -> list[JournalRecord]:
+    """A journal's records; none while a running upload holds it (it keeps nothing
+    yet), and none, without creating it, when there is no journal."""
+    if not os.path.exists(path):
+        return []
     try:
         with Journal(path) as journal:
             return journal.records()

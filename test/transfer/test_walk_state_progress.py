@@ -12,7 +12,7 @@ from lilt.transfer import TransferConfig
 from lilt.transfer.journal import Journal, JournalFile
 from lilt.transfer.progress import ProgressEvent, ProgressTracker, TerminalProgress, render_line
 from lilt.transfer.source import file_identity
-from lilt.transfer.state import StateFolder, Target, state_home
+from lilt.transfer.state import StateFolder, Target, kept_records, state_home
 from lilt.transfer.walk import SkippedPath, collect, walk
 
 MiB = 1024 * 1024
@@ -288,3 +288,11 @@ def test_storage_timeout_takes_one_number() -> None:
     assert TransferConfig(storage_timeout=(5, 60)).storage_timeout == (5, 60)
     with pytest.raises(ValueError, match="positive"):
         TransferConfig(storage_timeout=0)
+
+
+def test_kept_records_of_a_missing_journal_are_none_and_create_nothing(tmp_path: Path) -> None:
+    """Read after an interrupted run that never opened its journal: nothing is kept,
+    and no empty journal is left behind."""
+    missing = tmp_path / "never-opened.journal"
+    assert kept_records(missing) == []
+    assert not missing.exists()
