@@ -167,11 +167,6 @@ class MultipartJob:
         return self.content.path if isinstance(self.content, FileContent) else None
 
     @property
-    def part_size(self) -> int:
-        content = self.content
-        return content.plan.part_size if isinstance(content, FileContent) else content.part_size
-
-    @property
     def key(self) -> Optional[str]:
         return self.target.key if self.target is not None else None
 

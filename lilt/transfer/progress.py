@@ -114,8 +114,7 @@ class ProgressTracker:
                 self._total_size = None
             else:
                 self._total_size += size
-        if already:
-            with self._lock:
+            if already:
                 self._stored += already
                 self._resumed += already
                 self._grow_locked(file_id, already)
@@ -445,7 +444,7 @@ def render_line(event: ProgressEvent, rate: Optional[float], width: int) -> str:
         bar_width += min(20, room)
         line = f"{percent} {_bar(event.total_bytes, total, bar_width)} " + line[len(percent) + 1 :]
     if name_width:
-        line += "  " + _shorten(event.name, name_width)
+        line += "  " + _short(event.name, name_width)
     return line[:width]
 
 
@@ -485,7 +484,3 @@ def _clock_time(seconds: float) -> str:
     if seconds >= 3600:
         return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
     return f"{seconds // 60}:{seconds % 60:02d}"
-
-
-def _shorten(name: str, room: int) -> str:
-    return name if len(name) <= room else "…" + name[-(room - 1) :]

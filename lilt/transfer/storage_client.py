@@ -54,6 +54,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from lilt._redact import redact_text as redact_url
+from lilt._redact import scrub_exception
 from lilt._retry import RetryPolicy, RetrySchedule, retry_after_seconds
 from lilt.transfer.source import BodyAborted, FileRegion
 
@@ -191,7 +192,8 @@ def _transient_failure(
 ) -> StorageError:
     """The retryable error for a try that failed on the network (or was abandoned
     by the watchdog), without secrets in it or its cause."""
-    cause: BaseException = _scrubbed(exc)
+    scrub_exception(exc)
+    cause: BaseException = exc
     if exchange.stop is not None:  # the watchdog abandoned it
         cause = Stalled(exchange.stop)
         cause.__cause__ = exc
@@ -646,10 +648,11 @@ class StorageClient:
             return _transient_failure(method, url, exc, exchange, attempt), None
         except u3.HTTPError as exc:
             _raise_if_cancelled(exchange)
+            scrub_exception(exc)  # it stays reachable as the cause
             detail = f"{type(exc).__name__}: {redact_url(str(exc))}"
             raise StorageError(
                 f"{method} {redact_url(url)} failed: {detail}", attempts=attempt
-            ) from _scrubbed(exc)
+            ) from exc
         finally:
             _current.exchange = None
             self._watchdog.finish(exchange)
@@ -687,29 +690,6 @@ class StorageClient:
             cancel.wait(delay)
         else:
             time.sleep(delay)
-
-
-def _scrubbed(exc: BaseException) -> BaseException:
-    """``exc``, with the presigned URL's signature taken out of it and of its causes.
-
-    urllib3 keeps the request target (the whole presigned query) in ``.url``
-    and in messages; the exception stays reachable as ``__cause__``, in
-    tracebacks and pickles, so it is redacted where it is kept.
-    """
-    seen: set[int] = set()
-    pending: list[object] = [exc]
-    while pending:
-        link = pending.pop()
-        if not isinstance(link, BaseException) or id(link) in seen:
-            continue
-        seen.add(id(link))
-        url = getattr(link, "url", None)
-        if isinstance(url, str):
-            with contextlib.suppress(AttributeError):
-                link.url = redact_url(url)  # type: ignore[attr-defined]
-        link.args = tuple(redact_url(a) if isinstance(a, str) else a for a in link.args)
-        pending += [link.__cause__, link.__context__, getattr(link, "reason", None), *link.args]
-    return exc
 
 
 def failure_is_retryable(error: StorageError, policy: RetryPolicy) -> bool:

@@ -268,7 +268,7 @@ class Tasks:
                     on_sent=on_sent,
                     verify=verify,
                     # a stored object, or a part the journal keeps: worth its answer
-                    keep_answer=isinstance(job, SingleJob) or self.journal is not None,
+                    keep_answer=isinstance(job, SingleJob) or job.journaled,
                 )
                 return stored.etag, signed
             except SignatureRejected:
