@@ -59,7 +59,8 @@ SUPPORTED_SOCKS_PROXIES = {"socks5", "socks5h", "socks4", "socks4a"}
 logger = logging.getLogger("lilt.rest")
 # Every logger that may show a URL, a header or a response: urllib3's (request
 # lines at DEBUG; "Failed to parse headers", with the raw header block and the
-# URL, at WARNING) and the SDK's own.
+# URL, at WARNING) and the SDK's own. A filter sees only the records of its own
+# logger, not those its children pass up: every logger the package uses is named.
 install_log_redaction(
     "urllib3",
     "urllib3.connection",
@@ -71,6 +72,8 @@ install_log_redaction(
     "urllib3.http2.connection",
     "lilt",
     "lilt.rest",
+    "lilt.transfer",
+    "lilt.testing",
 )
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "OPTIONS", "DELETE"})

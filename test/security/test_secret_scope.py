@@ -150,3 +150,19 @@ def test_secrets_are_known_while_their_client_lives_and_forgotten_after() -> Non
         assert PASSWORD + "-rotated" in known_secrets() and PASSWORD not in known_secrets()
         client.close()
     print(f"[secret-scope] {len(rotated)} rotated keys, {len(after)} secrets known after")
+
+
+@pytest.mark.parametrize("name", ["lilt", "lilt.rest", "lilt.transfer", "lilt.testing"])
+def test_every_logger_the_package_uses_redacts_its_records(
+    name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A logging filter sees only its own logger's records, so each logger the SDK
+    logs on must have one; a record's URL and its arguments come out redacted."""
+    import lilt.rest  # noqa: F401  (installs the filters)
+
+    signed = "https://storage.example/uploads/a?X-Amz-Signature=0123456789abcdef0123456789abcdef"
+    with caplog.at_level(logging.WARNING, logger=name):
+        logging.getLogger(name).warning("PUT %s failed", signed)
+    [record] = [r for r in caplog.records if r.name == name]
+    assert "0123456789abcdef0123456789abcdef" not in record.getMessage()
+    assert REDACTED in record.getMessage()
