@@ -472,8 +472,6 @@ class ApiClient:
         if isinstance(obj, LiltModel) and kind.to_dict is LiltModel.to_dict:
             # One pass in pydantic-core instead of to_dict() and a walk over it.
             return obj.model_dump(mode="json", by_alias=True, exclude_none=True)
-        if obj is None:
-            return None
         if isinstance(obj, Enum):
             return obj.value
         if isinstance(obj, SecretStr):
